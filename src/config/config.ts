@@ -1,0 +1,70 @@
+// Every option in one table: its flag, environment variable, default and check. The CLI and
+// the README are generated from nothing else, so they cannot drift apart.
+export interface Config {
+  readonly host: string;
+  readonly httpPort: number;
+  readonly rtspPort: number;
+  readonly graceMs: number;
+  readonly idleTimeoutMs: number;
+  readonly sessionTimeoutS: number;
+  readonly rtspThreads: number;
+  readonly demo: boolean;
+  readonly logLevel: LogLevel;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface OptionSpec<K extends keyof Config = keyof Config> {
+  readonly key: K;
+  readonly flag: string;
+  readonly env: string;
+  readonly description: string;
+  readonly defaultValue: Config[K];
+  readonly parse: (raw: string) => Config[K];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const integer = (min: number, max: number) => (raw: string): number => {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`expected an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+};
+
+const boolean = (raw: string): boolean => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`expected true or false, got "${raw}"`);
+};
+
+const logLevel = (raw: string): LogLevel => {
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new ConfigError(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  return level;
+};
+
+const host = (raw: string): string => {
+  if (!raw.trim()) throw new ConfigError('expected an address to listen on');
+  return raw.trim();
+};
+
+const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec<K> => s;
+
+export const OPTIONS = [
+  spec({ key: 'host', flag: '--host <address>', env: 'PUSHGATE_HOST', description: 'address both servers listen on', defaultValue: '0.0.0.0', parse: host }),
+  spec({ key: 'httpPort', flag: '--http-port <port>', env: 'PUSHGATE_HTTP_PORT', description: 'HTTP port for pushes and the API (0 = any free port)', defaultValue: 8080, parse: integer(0, 65535) }),
+  spec({ key: 'rtspPort', flag: '--rtsp-port <port>', env: 'PUSHGATE_RTSP_PORT', description: 'RTSP port for readers (0 = any free port)', defaultValue: 8554, parse: integer(0, 65535) }),
+  spec({ key: 'graceMs', flag: '--grace-period <ms>', env: 'PUSHGATE_GRACE_PERIOD_MS', description: 'how long readers wait for a dropped publisher to come back', defaultValue: 5000, parse: integer(0, 3_600_000) }),
+  spec({ key: 'idleTimeoutMs', flag: '--idle-timeout <ms>', env: 'PUSHGATE_IDLE_TIMEOUT_MS', description: 'close a publisher that sends nothing for this long', defaultValue: 10_000, parse: integer(100, 3_600_000) }),
+  spec({ key: 'sessionTimeoutS', flag: '--session-timeout <s>', env: 'PUSHGATE_SESSION_TIMEOUT_S', description: 'reap RTSP sessions of readers silent for this long', defaultValue: 60, parse: integer(1, 86_400) }),
+  spec({ key: 'rtspThreads', flag: '--rtsp-threads <n>', env: 'PUSHGATE_RTSP_THREADS', description: 'RTSP client threads (a slow request only holds up its own thread)', defaultValue: 16, parse: integer(1, 1024) }),
+  spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
+  spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),
+] as const;
+
+export const defaultConfig: Config = Object.fromEntries(OPTIONS.map((o) => [o.key, o.defaultValue])) as unknown as Config;

@@ -1,0 +1,33 @@
+// One error type with a literal code: thrown where the fact is known, mapped to HTTP in one place.
+
+export const ErrorCodes = {
+  INVALID_STREAM_NAME: { status: 400, doc: 'The stream name is not 1+ "/"-separated segments of [A-Za-z0-9_.-], at most 128 chars.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The push has no Content-Type or one pushgate does not ingest.' },
+  STREAM_BUSY: { status: 409, doc: 'Another publisher is live on this stream name.' },
+  STREAM_NOT_FOUND: { status: 404, doc: 'No stream of that name is live.' },
+  INVALID_MEDIA: { status: 422, doc: 'The pushed bytes are not a valid stream of the declared Content-Type.' },
+  TRUNCATED_MEDIA: { status: 400, doc: 'The push ended in the middle of a frame or packet.' },
+  UNSUPPORTED_CODEC: { status: 422, doc: 'The stream carries a codec pushgate cannot serve (e.g. MPEG-2 video in TS).' },
+  PUBLISHER_IDLE: { status: 408, doc: 'The publisher sent nothing for longer than the idle timeout.' },
+  PUSH_ABORTED: { status: 400, doc: 'The publisher closed the connection before the body was complete.' },
+  MEDIA_ENGINE: { status: 500, doc: 'GStreamer could not build or run the stream (a pushgate bug or a missing plugin).' },
+  SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class PushgateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PushgateError';
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+  }
+}
+
+export function isPushgateError(err: unknown): err is PushgateError {
+  return err instanceof PushgateError;
+}

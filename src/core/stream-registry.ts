@@ -1,0 +1,165 @@
+// The stream registry: which names are live, who publishes them, and what happens to their
+// readers when a publisher leaves. Plain TypeScript: the media engine is injected.
+import type { Clock } from './clock';
+import { PushgateError } from './errors';
+import type { Logger } from './logger';
+import type { MediaEngine } from './media-engine';
+import { describeTrackChange, sameTracks, type StreamTracks, type TimedUnit } from './media';
+import { Stream, type PublisherInfo, type StreamDescription } from './stream';
+
+export interface StreamRegistryOptions {
+  readonly engine: MediaEngine;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** How long readers wait for a dropped publisher to come back. */
+  readonly graceMs: number;
+}
+
+/** How a push ended, which decides what its readers see. */
+export type PublishOutcome =
+  /** The publisher finished or dropped: readers wait out the grace period for a reconnect. */
+  | { readonly kind: 'ended' }
+  /** The publisher sent something unusable: readers get end of stream now. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export class StreamRegistry {
+  readonly #streams = new Map<string, Stream>();
+  readonly #options: StreamRegistryOptions;
+  #closed = false;
+
+  constructor(options: StreamRegistryOptions) {
+    this.#options = options;
+  }
+
+  /** Claims `name` for a new publisher. Throws STREAM_BUSY when another publisher is live on it. */
+  publish(name: string, publisher: PublisherInfo): Publication {
+    if (this.#closed) throw new PushgateError('SHUTTING_DOWN', 'the gateway is shutting down');
+    let stream = this.#streams.get(name);
+    if (stream?.publisher) {
+      throw new PushgateError(
+        'STREAM_BUSY',
+        `stream "${name}" already has a publisher (${stream.publisher.remoteAddress}); end it first or use another name`,
+      );
+    }
+    if (stream) {
+      // A reconnect within the grace period: keep the output until the tracks are known.
+      clearTimeout(stream.graceTimer);
+      stream.graceTimer = undefined;
+      stream.publisher = publisher;
+      stream.format = publisher.format;
+    } else {
+      stream = new Stream(name, publisher, this.#options.clock);
+      this.#streams.set(name, stream);
+    }
+    this.#log(stream).info({ remoteAddress: publisher.remoteAddress, format: publisher.format }, 'publisher connected');
+    return new Publication(this, stream);
+  }
+
+  get(name: string): StreamDescription | undefined {
+    return this.#streams.get(name)?.describe();
+  }
+
+  list(): StreamDescription[] {
+    return [...this.#streams.values()].map((s) => s.describe());
+  }
+
+  /** Ends every stream for its readers: used on shutdown. */
+  closeAll(reason: string): void {
+    this.#closed = true;
+    for (const stream of [...this.#streams.values()]) this.#remove(stream, reason);
+  }
+
+  /** Called by a Publication once its tracks are known. */
+  startOutput(stream: Stream, tracks: StreamTracks): void {
+    const log = this.#log(stream);
+    if (stream.output && stream.tracks && !sameTracks(stream.tracks, tracks)) {
+      log.warn({ change: describeTrackChange(stream.tracks, tracks) }, 'publisher came back with different tracks: ending the previous readers');
+      stream.output.close('the publisher changed codec or resolution');
+      stream.output = undefined;
+    }
+    stream.tracks = tracks;
+    if (stream.output) {
+      stream.output.setMounted(true);
+      log.info({ readers: stream.output.readerCount }, 'publisher resumed: readers continue');
+      return;
+    }
+    stream.output = this.#options.engine.createOutput(stream.name, tracks);
+    stream.liveSince = new Date();
+    log.info({ tracks }, 'stream live');
+  }
+
+  /** Called by a Publication when its push ends, however it ended. */
+  endPublication(stream: Stream, outcome: PublishOutcome): void {
+    stream.publisher = undefined;
+    const log = this.#log(stream);
+    if (outcome.kind === 'failed' || !stream.output || this.#closed) {
+      this.#remove(stream, outcome.kind === 'failed' ? outcome.reason : 'publisher ended');
+      return;
+    }
+    // Readers keep their sessions for the grace period; new readers get 404 meanwhile.
+    stream.output.setMounted(false);
+    log.info({ graceMs: this.#options.graceMs, readers: stream.output.readerCount }, 'publisher gone: waiting for it to come back');
+    stream.graceTimer = setTimeout(() => {
+      stream.graceTimer = undefined;
+      this.#remove(stream, `no publisher came back within ${this.#options.graceMs} ms`);
+    }, this.#options.graceMs);
+  }
+
+  #remove(stream: Stream, reason: string): void {
+    clearTimeout(stream.graceTimer);
+    stream.graceTimer = undefined;
+    if (this.#streams.get(stream.name) === stream) this.#streams.delete(stream.name);
+    if (stream.output) {
+      stream.output.close(reason);
+      stream.output = undefined;
+      this.#log(stream).info({ reason }, 'stream ended');
+    }
+  }
+
+  #log(stream: Stream): Logger {
+    return this.#options.logger.child({ stream: stream.name });
+  }
+}
+
+/** One publisher's hold on a stream name: lives exactly as long as its push request. */
+export class Publication {
+  readonly #registry: StreamRegistry;
+  readonly #stream: Stream;
+  #started = false;
+  #ended = false;
+
+  constructor(registry: StreamRegistry, stream: Stream) {
+    this.#registry = registry;
+    this.#stream = stream;
+  }
+
+  get name(): string {
+    return this.#stream.name;
+  }
+
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** The tracks are known: the stream goes live (or resumes for its waiting readers). */
+  start(tracks: StreamTracks): void {
+    if (this.#ended || this.#started) return;
+    this.#registry.startOutput(this.#stream, tracks);
+    this.#started = true;
+  }
+
+  countBytes(bytes: number): void {
+    if (!this.#ended) this.#stream.countBytes(bytes);
+  }
+
+  write(unit: TimedUnit): void {
+    if (this.#started && !this.#ended) this.#stream.write(unit);
+  }
+
+  /** Idempotent: the first outcome wins. */
+  end(outcome: PublishOutcome): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#registry.endPublication(this.#stream, outcome);
+  }
+}

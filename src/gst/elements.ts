@@ -1,0 +1,43 @@
+// Checked element creation and linking: a missing plugin or an impossible link becomes a clear
+// MEDIA_ENGINE error naming the element, never a crash or a silent half-built pipeline.
+import { PushgateError } from '../core/errors';
+import { Gst } from './runtime';
+
+export type GstElement = InstanceType<typeof Gst.Element>;
+
+export function makeElement(factory: string, name: string, properties: Record<string, unknown> = {}): GstElement {
+  const element = Gst.ElementFactory.make(factory, name);
+  if (!element) {
+    throw new PushgateError('MEDIA_ENGINE', `GStreamer element "${factory}" (for ${name}) could not be created: is its plugin installed?`);
+  }
+  for (const [key, value] of Object.entries(properties)) {
+    (element as unknown as Record<string, unknown>)[key] = value;
+  }
+  return element;
+}
+
+/** Adds the elements to `bin` and links them in order. */
+export function addAndLink(bin: InstanceType<typeof Gst.Bin>, elements: readonly GstElement[]): void {
+  for (const element of elements) {
+    if (!bin.add(element)) throw new PushgateError('MEDIA_ENGINE', `could not add ${element.name} to ${bin.name}`);
+  }
+  for (let i = 1; i < elements.length; i++) {
+    const from = elements[i - 1]!;
+    const to = elements[i]!;
+    if (!from.link(to)) {
+      throw new PushgateError('MEDIA_ENGINE', `could not link ${from.name} to ${to.name}: their formats are incompatible`);
+    }
+  }
+}
+
+export function capsFromString(caps: string): InstanceType<typeof Gst.Caps> {
+  const parsed = Gst.Caps.fromString(caps);
+  if (!parsed) throw new PushgateError('MEDIA_ENGINE', `invalid caps "${caps}"`);
+  return parsed;
+}
+
+/** Wraps bytes in a GstBuffer (node-gtk copies them once into GLib memory). */
+export function bufferFrom(data: Uint8Array): InstanceType<typeof Gst.Buffer> {
+  // The generated signature says number[]; node-gtk takes typed arrays for guint8 arrays.
+  return Gst.Buffer.newWrapped(data as unknown as number[]);
+}

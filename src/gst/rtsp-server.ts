@@ -1,0 +1,110 @@
+// gst-rtsp-server set up for many readers: several client threads (one slow request must not
+// stall the others), a real listen backlog, sessions reaped on a timer, and a way to end the
+// sessions of one stream. Every call here runs on Node's thread; the only JavaScript that ever
+// runs on an RTSP client thread is the tiny session-timeout handler, which holds no lock.
+import { PushgateError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { GLib, GstRtspServer } from './runtime';
+
+type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
+type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
+type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
+type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
+export type MediaFactory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
+export type MediaPredicate = (media: Media | null) => boolean;
+
+export interface RtspServerOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Sessions of readers that vanished without TEARDOWN are reaped after this. */
+  readonly sessionTimeoutS: number;
+  readonly clientThreads: number;
+  readonly logger: Logger;
+}
+
+const { KEEP, REMOVE, REF } = GstRtspServer.RTSPFilterResult;
+const CLEANUP_INTERVAL_MS = 1000;
+
+export class RtspServer {
+  readonly #options: RtspServerOptions;
+  readonly #server: Server;
+  #sourceId: number | undefined;
+  #cleanupTimer: NodeJS.Timeout | undefined;
+  #port = 0;
+
+  constructor(options: RtspServerOptions) {
+    this.#options = options;
+    this.#server = new GstRtspServer.RTSPServer();
+    this.#server.address = options.host;
+    this.#server.service = String(options.port);
+    this.#server.backlog = 1024;
+    this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
+    const sessionTimeout = options.sessionTimeoutS;
+    this.#server.connect('client-connected', (client: Client) => {
+      // Runs on the client's thread at SETUP: keep it to one property write.
+      client.connect('new-session', (session: Session) => session.setTimeout(sessionTimeout));
+    });
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** Starts listening. Throws when the address cannot be bound. */
+  start(): void {
+    const id = this.#server.attach(null);
+    if (!id) {
+      throw new PushgateError('MEDIA_ENGINE', `RTSP server could not listen on ${this.#options.host}:${this.#options.port} (address in use?)`);
+    }
+    this.#sourceId = id;
+    this.#port = this.#server.getBoundPort();
+    this.#cleanupTimer = setInterval(() => {
+      const reaped = this.#server.getSessionPool()?.cleanup() ?? 0;
+      if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
+    }, CLEANUP_INTERVAL_MS);
+  }
+
+  mount(path: string, factory: MediaFactory): void {
+    this.#server.getMountPoints()?.addFactory(path, factory);
+  }
+
+  unmount(path: string): void {
+    this.#server.getMountPoints()?.removeFactory(path);
+  }
+
+  /** Sessions currently set up on a media that `owns` accepts. */
+  countSessions(owns: MediaPredicate): number {
+    let count = 0;
+    this.#server.getSessionPool()?.filter((_pool, session) => {
+      if (sessionUses(session, owns)) count++;
+      return KEEP;
+    });
+    return count;
+  }
+
+  /** Closes the connections of the readers of the medias `owns` accepts, which ends their sessions. */
+  closeSessions(owns: MediaPredicate): void {
+    this.#server.clientFilter((_server, client) => {
+      const playing = client.sessionFilter((_client, session) => (sessionUses(session, owns) ? REF : KEEP));
+      return playing.length > 0 ? REMOVE : KEEP;
+    });
+    // Sessions whose control connection is already gone (UDP readers that vanished).
+    this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, owns) ? REMOVE : KEEP));
+  }
+
+  /** Stops listening and closes every client. Idempotent. */
+  close(): void {
+    clearInterval(this.#cleanupTimer);
+    this.#cleanupTimer = undefined;
+    this.#server.clientFilter(() => REMOVE);
+    this.#server.getSessionPool()?.filter(() => REMOVE);
+    if (this.#sourceId !== undefined) {
+      GLib.sourceRemove(this.#sourceId);
+      this.#sourceId = undefined;
+    }
+  }
+}
+
+function sessionUses(session: Session, owns: MediaPredicate): boolean {
+  return session.filter((_session, sessionMedia) => (owns(sessionMedia.getMedia()) ? REF : KEEP)).length > 0;
+}

@@ -1,0 +1,32 @@
+// The one place node-gtk is loaded. GStreamer is initialised on first import; the GLib main
+// loop must run on Node's thread (it nests libuv), started from CommonJS top level.
+import * as gi from 'node-gtk';
+
+export const Gst = gi.require('Gst', '1.0');
+export const GLib = gi.require('GLib', '2.0');
+export const GstApp = gi.require('GstApp', '1.0');
+export const GstRtsp = gi.require('GstRtsp', '1.0');
+export const GstRtspServer = gi.require('GstRtspServer', '1.0');
+export const registerClass = gi.registerClass;
+
+Gst.init(null);
+
+export function gstVersion(): string {
+  return Gst.versionString();
+}
+
+let loop: InstanceType<typeof GLib.MainLoop> | undefined;
+
+/**
+ * Runs the GLib main loop until quitMainLoop(). Blocks the caller (Node keeps running inside
+ * it), so call it last, at the top level of the CommonJS entry point: started from inside a
+ * Node timer callback, node-gtk 4.1 starves Node's own timers.
+ */
+export function runMainLoop(): void {
+  loop = GLib.MainLoop.new(null, false);
+  loop.run();
+}
+
+export function quitMainLoop(): void {
+  loop?.quit();
+}

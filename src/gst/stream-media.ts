@@ -1,0 +1,208 @@
+// The RTSP side of one live stream: a shared, reusable gst-rtsp-server media whose pipeline is
+// appsrc -> parser -> payloader per track, fed from Node.
+//
+// Threading is the design: the media is constructed here, on Node's thread, when the stream
+// goes live, and cached under a constant key, so RTSP client threads always find it and never
+// call back into JavaScript while holding gst-rtsp-server's locks. Its pipeline runs on the
+// gateway clock (base time pinned), so unit timestamps are running times as they are.
+import { PushgateError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import type { StreamOutput } from '../core/media-engine';
+import type { AudioTrack, StreamTracks, TimedUnit, VideoTrack } from '../core/media';
+import { epochNs } from '../core/clock';
+import { addAndLink, bufferFrom, capsFromString, makeElement, type GstElement } from './elements';
+import type { RtspServer } from './rtsp-server';
+import { Gst, GstApp, GstRtspServer, registerClass } from './runtime';
+
+type AppSrc = InstanceType<typeof GstApp.AppSrc>;
+type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
+type Bin = InstanceType<typeof Gst.Bin>;
+type Pipeline = InstanceType<typeof Gst.Pipeline>;
+
+/** Readers joining a stream that is waiting in PLAY setup get at most this much old media. */
+const APPSRC_MAX_TIME_NS = 300_000_000;
+const APPSRC_MAX_BYTES = 8 * 1024 * 1024;
+/** Time for end of stream (RTCP BYE) to reach readers before their connections close. */
+const EOS_LINGER_MS = 300;
+
+/** The appsrcs of one media pipeline, from its creation until the pipeline stops. */
+interface Feed {
+  readonly video: AppSrc;
+  readonly audio: AppSrc | undefined;
+  /** The pipeline accepted data: a later FLUSHING means it stopped for good. */
+  flowing: boolean;
+}
+
+/**
+ * Builds the pipeline of a stream's shared media when its first reader arrives. gst-rtsp-server
+ * calls these on an RTSP client thread (holding only this factory's lock), once per media.
+ */
+class PushgateMediaFactory extends GstRtspServer.RTSPMediaFactory {
+  buildBin: (() => Bin) | undefined;
+
+  /** One shared media per stream whatever host or port the reader's URL names. */
+  override virtual_genKey(): string {
+    return 'live';
+  }
+
+  override virtual_createElement(): InstanceType<typeof Gst.Element> | null {
+    return this.buildBin?.() ?? null;
+  }
+}
+registerClass(PushgateMediaFactory);
+
+let outputSerial = 0;
+
+export class StreamMedia implements StreamOutput {
+  readonly #path: string;
+  readonly #id: string;
+  readonly #tracks: StreamTracks;
+  readonly #server: RtspServer;
+  readonly #log: Logger;
+  readonly #factory: PushgateMediaFactory;
+  readonly #onReleased: () => void;
+  #feed: Feed | undefined;
+  #pipeline: Pipeline | undefined;
+  #mediaSerial = 0;
+  #mounted = false;
+  #closed = false;
+  #released = false;
+
+  constructor(name: string, tracks: StreamTracks, server: RtspServer, log: Logger, onReleased: () => void) {
+    this.#path = `/${name}`;
+    this.#id = `${name.replace(/\//g, '_')}-${++outputSerial}`;
+    this.#tracks = tracks;
+    this.#server = server;
+    this.#log = log;
+    this.#onReleased = onReleased;
+    this.#factory = new PushgateMediaFactory();
+    this.#factory.setShared(true);
+    this.#factory.setEosShutdown(false);
+    this.#factory.buildBin = () => this.#buildBin();
+    this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
+    this.#mount(true);
+  }
+
+  get readerCount(): number {
+    return this.#closed ? 0 : this.#server.countSessions((media) => this.#owns(media));
+  }
+
+  write(unit: TimedUnit): void {
+    const feed = this.#feed;
+    if (this.#closed || !feed) return;
+    const appsrc = unit.kind === 'video' ? feed.video : feed.audio;
+    if (!appsrc) return;
+    // A fresh pipeline starts decoding mid-GOP: describe the stream to it at once.
+    const data = unit.kind === 'video' && !feed.flowing && unit.parameterSets ? Buffer.concat([unit.parameterSets, unit.data]) : unit.data;
+    const buffer = bufferFrom(data);
+    buffer.pts = BigInt(unit.pts);
+    buffer.dts = BigInt(unit.dts);
+    buffer.duration = BigInt(unit.duration);
+    const flow = appsrc.pushBuffer(buffer);
+    if (flow === Gst.FlowReturn.OK) {
+      if (unit.kind === 'video') feed.flowing = true;
+    } else if (feed.flowing) {
+      // The last reader left and the media was unprepared; the next reader gets a new one.
+      this.#feed = undefined;
+      this.#pipeline = undefined;
+    }
+  }
+
+  setMounted(mounted: boolean): void {
+    if (!this.#closed) this.#mount(mounted);
+  }
+
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#log.info({ reason, readers: this.readerCount }, 'ending stream for its readers');
+    this.#mount(false);
+    this.#closed = true;
+    this.#feed?.video.endOfStream();
+    this.#feed?.audio?.endOfStream();
+    setTimeout(() => this.release(), EOS_LINGER_MS).unref();
+  }
+
+  /** Closes the readers' sessions and sets the pipeline to NULL. Idempotent. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#closed = true;
+    this.#mount(false);
+    this.#factory.buildBin = undefined;
+    this.#server.closeSessions((media) => this.#owns(media));
+    this.#pipeline?.setState(Gst.State.NULL);
+    this.#pipeline = undefined;
+    this.#feed = undefined;
+    this.#onReleased();
+    this.#log.debug('RTSP media released');
+  }
+
+  #mount(mounted: boolean): void {
+    if (mounted === this.#mounted) return;
+    this.#mounted = mounted;
+    if (mounted) this.#server.mount(this.#path, this.#factory);
+    else this.#server.unmount(this.#path);
+  }
+
+  #buildBin(): Bin {
+    const id = `${this.#id}-${++this.#mediaSerial}`;
+    const bin = new Gst.Bin({ name: `bin-${id}` });
+    const video = buildVideoBranch(bin, this.#tracks.video, id);
+    const audio = this.#tracks.audio ? buildAudioBranch(bin, this.#tracks.audio, id) : undefined;
+    this.#feed = { video, audio, flowing: false };
+    this.#log.debug({ media: id }, 'building RTSP media pipeline for a new reader');
+    return bin;
+  }
+
+  /** The pipeline runs on the gateway clock: unit timestamps are its running times. */
+  #configure(media: Media): void {
+    const pipeline = media.getElement()?.getParent();
+    if (!(pipeline instanceof Gst.Pipeline)) return;
+    pipeline.useClock(Gst.SystemClock.obtain());
+    pipeline.setStartTime(Gst.CLOCK_TIME_NONE);
+    pipeline.setBaseTime(epochNs);
+    this.#pipeline = pipeline;
+  }
+
+  #owns(media: Media | null): boolean {
+    return media?.getElement()?.name.startsWith(`bin-${this.#id}-`) ?? false;
+  }
+}
+
+function buildVideoBranch(bin: Bin, track: VideoTrack, id: string): AppSrc {
+  const h265 = track.codec === 'h265';
+  const appsrc = makeAppSrc(`src-video-${id}`, `video/x-${h265 ? 'h265' : 'h264'},stream-format=byte-stream,alignment=au`);
+  // The parser repeats SPS/PPS(/VPS) before every keyframe so late readers can decode.
+  const parser = makeElement(h265 ? 'h265parse' : 'h264parse', `parse-video-${id}`, { configInterval: -1 });
+  const payloader = makeElement(h265 ? 'rtph265pay' : 'rtph264pay', 'pay0', { pt: 96 });
+  addAndLink(bin, [appsrc, parser, payloader]);
+  return appsrc;
+}
+
+function buildAudioBranch(bin: Bin, track: AudioTrack, id: string): AppSrc {
+  const appsrc = makeAppSrc(
+    `src-audio-${id}`,
+    `audio/mpeg,mpegversion=4,stream-format=adts,rate=${track.sampleRate},channels=${track.channels}`,
+  );
+  const parser = makeElement('aacparse', `parse-audio-${id}`);
+  const payloader = makeElement('rtpmp4gpay', 'pay1', { pt: 97 });
+  addAndLink(bin, [appsrc, parser, payloader]);
+  return appsrc;
+}
+
+function makeAppSrc(name: string, caps: string): AppSrc {
+  const element: GstElement = makeElement('appsrc', name, {
+    caps: capsFromString(caps),
+    format: Gst.Format.TIME,
+    isLive: true,
+    doTimestamp: false,
+    emitSignals: false,
+    block: false,
+    maxBytes: APPSRC_MAX_BYTES,
+    maxTime: APPSRC_MAX_TIME_NS,
+    // Bounded whatever happens downstream: a stalled pipeline drops its oldest data.
+    leakyType: GstApp.AppLeakyType.DOWNSTREAM,
+  });
+  if (!(element instanceof GstApp.AppSrc)) throw new PushgateError('MEDIA_ENGINE', `${name} is not an appsrc`);
+  return element;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// pushgate CLI: flags/env -> config -> gateway; SIGINT/SIGTERM -> graceful close, exit 0.
+import { CommanderError } from 'commander';
+import { parseCli } from './config/cli';
+import { ConfigError, type Config } from './config/config';
+import { Gateway } from './gateway';
+import { quitMainLoop, runMainLoop } from './gst/runtime';
+import { createLogger } from './observability/logger';
+
+function readConfig(): Config {
+  try {
+    return parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode);
+    console.error(`pushgate: ${err instanceof ConfigError ? err.message : String(err)}`);
+    process.exit(2);
+  }
+}
+
+const config = readConfig();
+const logger = createLogger(config.logLevel);
+let gateway: Gateway | undefined;
+
+function stop(signal: string): void {
+  logger.info({ signal }, 'signal received');
+  const closing = gateway ? gateway.close() : Promise.resolve();
+  closing
+    .then(() => {
+      quitMainLoop();
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      logger.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+}
+process.once('SIGINT', () => stop('SIGINT'));
+process.once('SIGTERM', () => stop('SIGTERM'));
+
+Gateway.start(config, logger)
+  .then((started) => {
+    gateway = started;
+  })
+  .catch((err: unknown) => {
+    logger.fatal({ err }, 'pushgate could not start');
+    process.exit(1);
+  });
+
+// Blocks here for the life of the process; Node's event loop runs nested inside GLib's.
+runMainLoop();
