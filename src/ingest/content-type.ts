@@ -10,14 +10,21 @@ const FORMATS: Record<string, IngestFormat> = {
 
 export const SUPPORTED_CONTENT_TYPES = ['video/h264', 'video/h265', 'video/mp2t'] as const;
 
-/** Picks the ingest format from a Content-Type header; throws UNSUPPORTED_MEDIA_TYPE otherwise. */
-export function formatFromContentType(header: string | undefined): IngestFormat {
-  const mime = header?.split(';')[0]?.trim().toLowerCase();
+/** Content types that say nothing about the format: the first bytes will tell. */
+const UNTYPED = new Set(['', 'application/octet-stream']);
+
+/**
+ * The ingest format a Content-Type names, or undefined when there is none to go by (ffmpeg
+ * sends no Content-Type). Throws UNSUPPORTED_MEDIA_TYPE for a type pushgate does not ingest.
+ */
+export function formatFromContentType(header: string | undefined): IngestFormat | undefined {
+  const mime = header?.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (UNTYPED.has(mime)) return undefined;
   const format = mime ? FORMATS[mime] : undefined;
   if (!format) {
     throw new PushgateError(
       'UNSUPPORTED_MEDIA_TYPE',
-      `${mime ? `unsupported Content-Type "${mime}"` : 'missing Content-Type'}: push one of ${SUPPORTED_CONTENT_TYPES.join(', ')}`,
+      `unsupported Content-Type "${mime}": push one of ${SUPPORTED_CONTENT_TYPES.join(', ')}`,
     );
   }
   return format;

@@ -8,6 +8,8 @@ import type { Logger } from '../core/logger';
 import type { IngestFormat } from '../core/stream';
 import type { StreamRegistry } from '../core/stream-registry';
 import { createIngester } from './ingester';
+import { SUPPORTED_CONTENT_TYPES } from './content-type';
+import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
 import { Pacer } from './pacer';
 
 export interface PushBody extends AsyncIterable<Uint8Array> {
@@ -16,7 +18,8 @@ export interface PushBody extends AsyncIterable<Uint8Array> {
 
 export interface PushRequest {
   readonly name: string;
-  readonly format: IngestFormat;
+  /** From the Content-Type; undefined when it had none, so the first bytes decide. */
+  readonly format: IngestFormat | undefined;
   readonly remoteAddress: string;
   readonly body: PushBody;
 }
@@ -49,10 +52,12 @@ export class PushFailure extends PushgateError {
 export async function runPush(request: PushRequest, deps: PushSessionDeps): Promise<PushSummary> {
   const { registry, clock, idleTimeoutMs } = deps;
   const log = deps.logger.child({ stream: request.name, remoteAddress: request.remoteAddress });
-  const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format: request.format });
   const startedAt = clock.now();
+  const chunks = new IdleReader(request.body, idleTimeoutMs);
+  const { format, head } = request.format ? { format: request.format, head: [] } : await sniff(chunks);
+  const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
-  const ingester = createIngester(request.format, {
+  const ingester = createIngester(format, {
     tracks: (tracks) => publication.start(tracks),
     unit: (unit) => pacer.enqueue(unit),
   });
@@ -63,28 +68,19 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     durationMs: Math.round((clock.now() - startedAt) / MS),
     frames: ingester.framesSeen,
   });
-
-  let idleTimer: NodeJS.Timeout | undefined;
-  const armIdle = (): void => {
-    idleTimer = setTimeout(() => {
-      request.body.destroy(
-        new PushgateError('PUBLISHER_IDLE', `the publisher sent nothing for ${idleTimeoutMs} ms after ${bytes} bytes: closed as idle`),
-      );
-    }, idleTimeoutMs);
+  const accept = (chunk: Uint8Array): void => {
+    bytes += chunk.byteLength;
+    publication.countBytes(chunk.byteLength);
+    ingester.push(chunk, clock.now());
   };
 
   try {
-    armIdle();
-    for await (const chunk of request.body) {
-      clearTimeout(idleTimer);
-      bytes += chunk.byteLength;
-      publication.countBytes(chunk.byteLength);
-      ingester.push(chunk, clock.now());
+    head.forEach(accept);
+    for (let chunk = await chunks.next(bytes); chunk; chunk = await chunks.next(bytes)) {
+      accept(chunk);
       // Not reading while the pacer is full is what slows an unpaced publisher down.
       await pacer.waitForRoom();
-      armIdle();
     }
-    clearTimeout(idleTimer);
     ingester.end(clock.now());
     if (!publication.started) {
       throw new PushgateError('INVALID_MEDIA', `the push ended after ${bytes} bytes without a decodable keyframe and its parameter sets`);
@@ -95,7 +91,6 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     log.info(result, 'push finished');
     return result;
   } catch (err) {
-    clearTimeout(idleTimer);
     pacer.close();
     const error = asPushError(err, bytes);
     // A dropped connection may come back within the grace period; bad input may not.
@@ -103,6 +98,62 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     const result = summary();
     log.warn({ ...result, code: error.code, err: error.message }, 'push failed');
     throw new PushFailure(error, result);
+  } finally {
+    chunks.stop();
+  }
+}
+
+/** Reads the body chunk by chunk; a publisher silent for too long is cut off as idle. */
+class IdleReader {
+  readonly #body: PushBody;
+  readonly #iterator: AsyncIterator<Uint8Array>;
+  readonly #idleTimeoutMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(body: PushBody, idleTimeoutMs: number) {
+    this.#body = body;
+    this.#iterator = body[Symbol.asyncIterator]();
+    this.#idleTimeoutMs = idleTimeoutMs;
+  }
+
+  /** The next chunk, or undefined at the end of the body. */
+  async next(bytesSoFar: number): Promise<Uint8Array | undefined> {
+    this.#timer = setTimeout(() => {
+      this.#body.destroy(
+        new PushgateError('PUBLISHER_IDLE', `the publisher sent nothing for ${this.#idleTimeoutMs} ms after ${bytesSoFar} bytes: closed as idle`),
+      );
+    }, this.#idleTimeoutMs);
+    try {
+      const result = await this.#iterator.next();
+      return result.done ? undefined : result.value;
+    } finally {
+      clearTimeout(this.#timer);
+    }
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+  }
+}
+
+/** Reads the first bytes of a push without a Content-Type until they show its format. */
+async function sniff(chunks: IdleReader): Promise<{ format: IngestFormat; head: Uint8Array[] }> {
+  const head: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const chunk = await chunks.next(bytes);
+    if (chunk) {
+      head.push(chunk);
+      bytes += chunk.byteLength;
+    }
+    const format = sniffFormat(Buffer.concat(head, Math.min(bytes, SNIFF_LIMIT)));
+    if (format !== 'more' && format !== undefined) return { format, head };
+    if (format === undefined || !chunk || bytes >= SNIFF_LIMIT) {
+      throw new PushgateError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `missing Content-Type and the body is not recognisable as H.264, H.265 or MPEG-TS: send Content-Type ${SUPPORTED_CONTENT_TYPES.join(', ')}`,
+      );
+    }
   }
 }
 

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseCli } from '../../src/config/cli';
+import { ConfigError, defaultConfig } from '../../src/config/config';
+
+void test('with no flags every option has its documented default', () => {
+  assert.deepEqual(parseCli([], {}), defaultConfig);
+  assert.equal(defaultConfig.httpPort, 8080);
+  assert.equal(defaultConfig.rtspPort, 8554);
+  assert.equal(defaultConfig.graceMs, 5000);
+});
+
+void test('flags and environment variables set options, flags winning', () => {
+  const config = parseCli(['--http-port', '9000', '--demo'], { PUSHGATE_HTTP_PORT: '7000', PUSHGATE_RTSP_PORT: '9554', PUSHGATE_GRACE_PERIOD_MS: '100' });
+  assert.equal(config.httpPort, 9000);
+  assert.equal(config.rtspPort, 9554);
+  assert.equal(config.graceMs, 100);
+  assert.equal(config.demo, true);
+});
+
+void test('a bad value is refused with a message naming the option and what was expected', () => {
+  assert.throws(() => parseCli(['--http-port', 'abc'], {}), (err: unknown) => err instanceof ConfigError && /--http-port.*PUSHGATE_HTTP_PORT.*integer from 0 to 65535/.test(err.message));
+  assert.throws(() => parseCli([], { PUSHGATE_LOG_LEVEL: 'loud' }), (err: unknown) => err instanceof ConfigError && /--log-level.*loud/.test(err.message));
+  assert.throws(() => parseCli([], { PUSHGATE_DEMO: 'maybe' }), (err: unknown) => err instanceof ConfigError && /--demo/.test(err.message));
+});
