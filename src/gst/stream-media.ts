@@ -61,6 +61,7 @@ export class StreamMedia implements StreamOutput {
   readonly #log: Logger;
   readonly #factory: PushgateMediaFactory;
   readonly #onReleased: () => void;
+  readonly #configureHandler: number;
   #feed: Feed | undefined;
   #pipeline: Pipeline | undefined;
   #mediaSerial = 0;
@@ -79,7 +80,7 @@ export class StreamMedia implements StreamOutput {
     this.#factory.setShared(true);
     this.#factory.setEosShutdown(false);
     this.#factory.buildBin = () => this.#buildBin();
-    this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
+    this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
     this.#mount(true);
   }
 
@@ -128,7 +129,9 @@ export class StreamMedia implements StreamOutput {
     this.#released = true;
     this.#closed = true;
     this.#mount(false);
+    // The factory's callbacks reference this object: unhook them so both can be freed.
     this.#factory.buildBin = undefined;
+    this.#factory.disconnect(this.#configureHandler);
     this.#server.closeSessions((media) => this.#owns(media));
     this.#pipeline?.setState(Gst.State.NULL);
     this.#pipeline = undefined;

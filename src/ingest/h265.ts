@@ -219,36 +219,80 @@ function skipScalingListData(r: BitReader): void {
   }
 }
 
-/** num_short_term_ref_pic_sets and each st_ref_pic_set() (7.3.7), which may predict from the previous set. */
+/** DeltaPocS0 (negative, nearest first) and DeltaPocS1 (positive, nearest first) of one set. */
+interface RefPicSet {
+  readonly s0: readonly number[];
+  readonly s1: readonly number[];
+}
+
+/**
+ * num_short_term_ref_pic_sets and each st_ref_pic_set() (7.3.7). A predicted set's size is the
+ * number of flagged deltas that stay non-zero (7-61, 7-62), so the POC deltas themselves are
+ * tracked, not just counts: the next set may be predicted from this one.
+ */
 function skipShortTermRefPicSets(r: BitReader): void {
   const count = r.readUE();
   if (count > 64) throw new Error(`num_short_term_ref_pic_sets ${count} out of range`);
-  const deltaPocCounts: number[] = [];
+  let previous: RefPicSet | undefined;
   for (let idx = 0; idx < count; idx++) {
-    let deltaPocs: number;
-    if (idx !== 0 && r.readFlag()) {
-      // inter_ref_pic_set_prediction_flag: in the SPS the reference is always the previous set.
-      r.skipBits(1); // delta_rps_sign
-      r.readUE(); // abs_delta_rps_minus1
-      const refDeltaPocs = deltaPocCounts[idx - 1] ?? 0;
-      deltaPocs = 0;
-      for (let j = 0; j <= refDeltaPocs; j++) {
-        const usedByCurrPic = r.readFlag();
-        const useDelta = usedByCurrPic || r.readFlag();
-        if (useDelta) deltaPocs++;
-      }
-    } else {
-      const negative = r.readUE();
-      const positive = r.readUE();
-      if (negative > 16 || positive > 16) throw new Error(`short-term reference picture set with ${negative}+${positive} pictures`);
-      for (let i = 0; i < negative + positive; i++) {
-        r.readUE(); // delta_poc_s0/s1_minus1
-        r.skipBits(1); // used_by_curr_pic_s0/s1_flag
-      }
-      deltaPocs = negative + positive;
-    }
-    deltaPocCounts.push(deltaPocs);
+    const predicted = idx !== 0 && r.readFlag(); // inter_ref_pic_set_prediction_flag
+    // In the SPS a predicted set always refers to the set just before it.
+    previous = predicted && previous ? readPredictedRefPicSet(r, previous) : readExplicitRefPicSet(r);
   }
+}
+
+function readExplicitRefPicSet(r: BitReader): RefPicSet {
+  const negative = r.readUE();
+  const positive = r.readUE();
+  if (negative > 16 || positive > 16) throw new Error(`short-term reference picture set with ${negative}+${positive} pictures`);
+  const s0: number[] = [];
+  const s1: number[] = [];
+  for (let i = 0, poc = 0; i < negative; i++) {
+    poc -= r.readUE() + 1; // delta_poc_s0_minus1
+    r.skipBits(1); // used_by_curr_pic_s0_flag
+    s0.push(poc);
+  }
+  for (let i = 0, poc = 0; i < positive; i++) {
+    poc += r.readUE() + 1; // delta_poc_s1_minus1
+    r.skipBits(1); // used_by_curr_pic_s1_flag
+    s1.push(poc);
+  }
+  return { s0, s1 };
+}
+
+function readPredictedRefPicSet(r: BitReader, ref: RefPicSet): RefPicSet {
+  const sign = r.readBit(); // delta_rps_sign
+  const deltaRps = (1 - 2 * sign) * (r.readUE() + 1); // abs_delta_rps_minus1
+  const refCount = ref.s0.length + ref.s1.length;
+  // Index j < s0.length: ref.s0[j]; then ref.s1; the last one (j = refCount) is deltaRps itself.
+  const useDelta: boolean[] = [];
+  for (let j = 0; j <= refCount; j++) {
+    const usedByCurrPic = r.readFlag();
+    useDelta.push(usedByCurrPic || r.readFlag()); // use_delta_flag, inferred 1 when used
+  }
+  const s0: number[] = [];
+  const s1: number[] = [];
+  const n0 = ref.s0.length;
+  for (let j = ref.s1.length - 1; j >= 0; j--) {
+    const poc = (ref.s1[j] as number) + deltaRps;
+    if (poc < 0 && useDelta[n0 + j]) s0.push(poc);
+  }
+  if (deltaRps < 0 && useDelta[refCount]) s0.push(deltaRps);
+  for (let j = 0; j < n0; j++) {
+    const poc = (ref.s0[j] as number) + deltaRps;
+    if (poc < 0 && useDelta[j]) s0.push(poc);
+  }
+  for (let j = n0 - 1; j >= 0; j--) {
+    const poc = (ref.s0[j] as number) + deltaRps;
+    if (poc > 0 && useDelta[j]) s1.push(poc);
+  }
+  if (deltaRps > 0 && useDelta[refCount]) s1.push(deltaRps);
+  for (let j = 0; j < ref.s1.length; j++) {
+    const poc = (ref.s1[j] as number) + deltaRps;
+    if (poc > 0 && useDelta[n0 + j]) s1.push(poc);
+  }
+  if (s0.length > 16 || s1.length > 16) throw new Error(`short-term reference picture set with ${s0.length}+${s1.length} pictures`);
+  return { s0, s1 };
 }
 
 /** vui_parameters() up to vui_timing_info (E.2.1). */

@@ -19,7 +19,7 @@ void test('units that are due pass straight through', () => {
   pacer.close();
 });
 
-void test('units ahead of time wait for their time', async (t) => {
+void test('units ahead of time wait for their time', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const clock = new FakeClock();
   const released: number[] = [];

@@ -40,7 +40,8 @@ export function encode(options: EncodeOptions): Buffer {
   const key = args.join(' ');
   let data = cache.get(key);
   if (!data) {
-    data = execFileSync('ffmpeg', args, { maxBuffer: 256 * 1024 * 1024 });
+    // stderr is piped, not inherited: it only matters when ffmpeg fails, and then it is in the error.
+    data = execFileSync('ffmpeg', args, { maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
     cache.set(key, data);
   }
   return data;
@@ -51,7 +52,7 @@ export function probePackets(codec: VideoCodec, data: Uint8Array): { size: numbe
   const csv = execFileSync(
     'ffprobe',
     ['-v', 'error', '-f', codec === 'h264' ? 'h264' : 'hevc', '-i', '-', '-show_entries', 'packet=size,flags', '-of', 'csv=p=0'],
-    { input: data, maxBuffer: 64 * 1024 * 1024 },
+    { input: data, maxBuffer: 64 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] },
   ).toString();
   return csv
     .trim()
