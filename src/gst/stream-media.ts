@@ -106,6 +106,7 @@ export class StreamMedia implements StreamOutput {
       // The last reader left and the media was unprepared; the next reader gets a new one.
       this.#feed = undefined;
       this.#pipeline = undefined;
+      this.#log.debug({ flow: Gst.FlowReturn[flow] ?? flow }, 'RTSP media stopped: no readers left');
     }
   }
 

@@ -248,8 +248,6 @@ export class AnnexBFramer {
     const base = this.base;
     const end = base + this.len;
     for (;;) {
-      if (this.nalStart >= 0 && !this.nalClassified) this.classify(end, false, out);
-
       // Find the next 00 00 01: the 0x01 at `one` with two zeros before it.
       let one = -1;
       let from = this.scanPos - base;
@@ -264,6 +262,9 @@ export class AnnexBFramer {
       }
       if (one < 0) {
         this.scanPos = end;
+        // Decide about the open NAL now rather than at its end, so an AU is returned as soon as
+        // the next one begins. Trailing zeros are off limits: they may be the next start code.
+        if (this.nalStart >= 0 && !this.nalClassified) this.classify(this.trimTrailingZeros(end), false, out);
         return;
       }
       this.scanPos = base + one + 1;
