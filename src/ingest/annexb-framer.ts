@@ -145,7 +145,7 @@ export class AnnexBFramer {
   private lastSps: Buffer | undefined;
   private lastTrack: VideoTrack | undefined;
 
-  private failure: unknown;
+  private failure: Error | undefined;
   private units = 0;
 
   constructor(codec: VideoCodec, options: AnnexBFramerOptions = {}) {
@@ -173,7 +173,11 @@ export class AnnexBFramer {
     });
   }
 
-  /** Completes the AU in progress: call when the unit is known to be complete (end of a PES packet or end of stream). */
+  /**
+   * Completes the AU in progress: call when the unit is known to be complete (end of a PES packet or end of stream).
+   * NAL units without a picture (parameter sets or SEI alone) are not an AU: they are held and
+   * prepended to the next one. After a flush the next bytes must begin with a start code.
+   */
   flush(): AccessUnit[] {
     return this.guard(() => {
       const out: AccessUnit[] = [];
@@ -205,8 +209,8 @@ export class AnnexBFramer {
     try {
       return work();
     } catch (err) {
-      this.failure = err;
-      throw err;
+      this.failure = err instanceof Error ? err : new Error(String(err));
+      throw this.failure;
     }
   }
 
@@ -378,6 +382,7 @@ export class AnnexBFramer {
     if (size > this.maxUnitBytes) this.tooLarge('access unit', size);
     const carry = this.carry;
     const prefix = carry ? carry.data.length : 0;
+    if (prefix + size > this.maxUnitBytes) this.tooLarge('access unit', prefix + size);
     const data = Buffer.allocUnsafe(prefix + size);
     if (carry) data.set(carry.data, 0);
     this.buf.copy(data, prefix, this.auStart - this.base, this.auEnd - this.base);
@@ -397,6 +402,8 @@ export class AnnexBFramer {
   private mergeCarry(): Carry {
     const own = this.buf.subarray(this.auStart - this.base, this.auEnd - this.base);
     const previous = this.carry;
+    const size = own.length + (previous ? previous.data.length : 0);
+    if (size > this.maxUnitBytes) this.tooLarge('access unit', size);
     return {
       data: previous ? Buffer.concat([previous.data, own]) : Buffer.from(own),
       parameterSets: previous ? [...previous.parameterSets, ...this.auParameterSets] : this.auParameterSets,
@@ -438,7 +445,7 @@ export class AnnexBFramer {
     }
     throw new PushgateError(
       'INVALID_MEDIA',
-      `${found ? garbage : `more than ${this.maxLeadingGarbageBytes}`} bytes without a ${name} start code after a flushed access unit`,
+      `${found ? garbage : `more than ${this.maxLeadingGarbageBytes}`} bytes without an ${name} start code after a flushed access unit`,
     );
   }
 

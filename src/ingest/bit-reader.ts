@@ -91,6 +91,7 @@ export class BitReader {
   /** Exp-Golomb se(v): 1, -1, 2, -2, ... for codeNum 1, 2, 3, 4, ... */
   readSE(): number {
     const k = this.readUE();
+    if (k === 0) return 0; // not -0
     return k % 2 === 1 ? (k + 1) / 2 : -(k / 2);
   }
 

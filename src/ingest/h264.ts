@@ -78,9 +78,9 @@ const MAX_FRAME_RATE = 300;
  * that ends early only costs the frame rate.
  */
 export function parseH264Sps(nal: Uint8Array): VideoTrack {
-  if (nal.length < 1 || h264NalType(nal[0] as number) !== H264NalType.SPS) {
-    throw new PushgateError('INVALID_MEDIA', `invalid H.264 SPS: NAL unit type ${nal.length ? h264NalType(nal[0] as number) : 'missing'} is not 7`);
-  }
+  if (nal.length < 1) throw new PushgateError('INVALID_MEDIA', 'invalid H.264 SPS: empty NAL unit');
+  const type = h264NalType(nal[0] as number);
+  if (type !== H264NalType.SPS) throw new PushgateError('INVALID_MEDIA', `invalid H.264 SPS: NAL unit type ${type} is not 7`);
   try {
     return parseSpsRbsp(new BitReader(unescapeRbsp(nal.subarray(1))));
   } catch (err) {

@@ -79,10 +79,9 @@ const PROFILE_NAMES: Readonly<Record<number, string>> = {
  * early (or that uses syntax this parser does not follow) only costs the frame rate.
  */
 export function parseH265Sps(nal: Uint8Array): VideoTrack {
-  if (nal.length < 2 || h265NalType(nal[0] as number) !== H265NalType.SPS) {
-    const type = nal.length ? String(h265NalType(nal[0] as number)) : 'missing';
-    throw new PushgateError('INVALID_MEDIA', `invalid H.265 SPS: NAL unit type ${type} is not 33`);
-  }
+  if (nal.length < 2) throw new PushgateError('INVALID_MEDIA', 'invalid H.265 SPS: NAL unit shorter than its header');
+  const type = h265NalType(nal[0] as number);
+  if (type !== H265NalType.SPS) throw new PushgateError('INVALID_MEDIA', `invalid H.265 SPS: NAL unit type ${type} is not 33`);
   try {
     return parseSpsRbsp(new BitReader(unescapeRbsp(nal.subarray(2))));
   } catch (err) {

@@ -18,11 +18,13 @@ export interface EncodeOptions {
   params?: string;
   /** Extra output options placed before the muxer, e.g. ['-bsf:v', 'h264_metadata=aud=insert']. */
   args?: readonly string[];
+  /** Mux into MPEG-TS instead of writing the raw elementary stream. */
+  mpegts?: boolean;
 }
 
 const cache = new Map<string, Buffer>();
 
-/** Encodes testsrc2 to a raw Annex-B elementary stream. Results are cached per process. */
+/** Encodes testsrc2 to a raw Annex-B elementary stream (or MPEG-TS). Results are cached per process. */
 export function encode(options: EncodeOptions): Buffer {
   const { codec, width = 320, height = 240, rate = '25', frames = 30, gop = 10, pixFmt = 'yuv420p' } = options;
   const encoder =
@@ -35,7 +37,7 @@ export function encode(options: EncodeOptions): Buffer {
     '-frames:v', String(frames), '-pix_fmt', pixFmt, '-g', String(gop),
     ...encoder,
     ...(options.args ?? []),
-    '-f', codec === 'h264' ? 'h264' : 'hevc', '-',
+    '-f', options.mpegts ? 'mpegts' : codec === 'h264' ? 'h264' : 'hevc', '-',
   ];
   const key = args.join(' ');
   let data = cache.get(key);
