@@ -2,7 +2,7 @@
 // "pushgate listening" log line, keeps every log line, and stops it with a signal.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Proc, sleep, type Exit } from './processes';
+import { Proc, within, type Exit } from './processes';
 
 export const ROOT = path.resolve(__dirname, '../../../..');
 export const MAIN = path.join(ROOT, 'dist/src/main.js');
@@ -110,7 +110,7 @@ export class Gateway {
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<Exit> {
     if (!this.proc.running) return this.proc.exited;
     this.proc.kill(signal);
-    const exit = await Promise.race([this.proc.exited, sleep(timeoutMs).then(() => undefined)]);
+    const exit = await within(this.proc.exited, timeoutMs);
     if (exit) return exit;
     this.proc.kill('SIGKILL');
     await this.proc.exited;

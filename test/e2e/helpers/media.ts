@@ -55,6 +55,14 @@ export class MediaDir {
     return out;
   }
 
+  /** Copies the streams of `source` into another container, e.g. a raw .h264/.hevc elementary stream. */
+  async remux(source: string, file: string, format: 'h264' | 'hevc' | 'mpegts'): Promise<string> {
+    const out = this.file(file);
+    const result = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-i', source, '-c', 'copy', '-f', format, out], 60_000);
+    if (result.code !== 0) throw new Error(`ffmpeg could not remux ${source} to ${file}: ${result.stderr}`);
+    return out;
+  }
+
   size(file: string): number {
     return statSync(file).size;
   }

@@ -67,7 +67,7 @@ export class Proc {
 
   /** Waits for the process to exit; throws after `timeoutMs` with its output tail. */
   async waitForExit(timeoutMs: number): Promise<Exit> {
-    const exit = await Promise.race([this.exited, sleep(timeoutMs).then(() => undefined)]);
+    const exit = await within(this.exited, timeoutMs);
     if (!exit) throw new Error(`${this.name} still running after ${timeoutMs} ms\n${this.tail()}`);
     return exit;
   }
@@ -76,7 +76,7 @@ export class Proc {
   async stop(graceMs = 2000): Promise<Exit> {
     if (!this.running) return this.exited;
     this.kill('SIGTERM');
-    const exit = await Promise.race([this.exited, sleep(graceMs).then(() => undefined)]);
+    const exit = await within(this.exited, graceMs);
     if (exit) return exit;
     this.kill('SIGKILL');
     return this.exited;
@@ -114,6 +114,19 @@ export async function run(command: string, args: readonly string[], timeoutMs: n
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `promise`'s value, or undefined if it takes longer than `ms` (the timer never outlives it). */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Polls `condition` until it returns a truthy value; throws with `what` after `timeoutMs`. */
