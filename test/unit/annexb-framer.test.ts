@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import { isPushgateError } from '../../src/core/errors';
 import type { VideoCodec } from '../../src/core/media';
 import { AnnexBFramer, type AccessUnit } from '../../src/ingest/annexb-framer';
-import { encode, joinNals, nalTypeOf, probePackets, randomChunks, splitNals, type EncodeOptions } from './helpers/media';
+import { encode, joinNals, nalTypeOf, probePackets, splitNals, type EncodeOptions } from './helpers/media';
+import { randomChunks } from './helpers/random';
 
 function frameAll(codec: VideoCodec, chunks: readonly Uint8Array[], options?: ConstructorParameters<typeof AnnexBFramer>[1]): AccessUnit[] {
   const framer = new AnnexBFramer(codec, options);

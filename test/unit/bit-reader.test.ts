@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isPushgateError } from '../../src/core/errors';
 import { BitReader, unescapeRbsp } from '../../src/ingest/bit-reader';
-import { BitWriter, escapeRbsp, prng } from './helpers/media';
+import { BitWriter, escapeRbsp } from './helpers/media';
+import { seededRandom as prng } from './helpers/random';
 
 function endedEarly(err: unknown): boolean {
   return isPushgateError(err) && err.code === 'INVALID_MEDIA' && /^bitstream ended early/.test(err.message);

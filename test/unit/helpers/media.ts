@@ -106,29 +106,6 @@ export function joinNals(payloads: readonly Uint8Array[], startCodeBytes: 3 | 4 
   return Buffer.concat(payloads.flatMap((p) => [Buffer.from(startCode), p]));
 }
 
-/** Deterministic PRNG (mulberry32) so a failing chunking can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Splits data into chunks of random sizes in [1, maxChunk]. */
-export function randomChunks(data: Uint8Array, seed: number, maxChunk: number): Uint8Array[] {
-  const random = prng(seed);
-  const chunks: Uint8Array[] = [];
-  for (let at = 0; at < data.length; ) {
-    const size = 1 + Math.floor(random() * maxChunk);
-    chunks.push(data.subarray(at, at + size));
-    at += size;
-  }
-  return chunks;
-}
 
 /** Writes RBSP bits MSB first; nal() adds the header, trailing bits and emulation prevention. */
 export class BitWriter {
