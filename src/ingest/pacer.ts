@@ -23,6 +23,7 @@ export class Pacer {
   #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #roomWaiters: (() => void)[] = [];
+  #drainWaiters: (() => void)[] = [];
   #closed = false;
 
   constructor(options: PacerOptions) {
@@ -55,14 +56,10 @@ export class Pacer {
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
-  /** Releases whatever is still queued at once (end of a push) and stops. */
-  flushAndClose(): void {
-    const now = this.#options.clock.now();
-    for (; this.#head < this.#queue.length; this.#head++) {
-      const unit = this.#queue[this.#head];
-      if (unit && unit.dts <= now + this.#options.maxQueuedNs) this.#options.release(unit);
-    }
-    this.close();
+  /** Resolves once every queued unit has been released in its time (or the pacer closed). */
+  drained(): Promise<void> {
+    if (this.queuedUnits === 0 || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   /** Drops what is queued and wakes any waiter. Idempotent. */
@@ -74,6 +71,7 @@ export class Pacer {
     this.#head = 0;
     this.#queuedBytes = 0;
     this.#wakeWaiters();
+    this.#wakeDrainWaiters();
   }
 
   #drain(): void {
@@ -101,12 +99,19 @@ export class Pacer {
       this.#timer = setTimeout(() => this.#drain(), delayMs);
     }
     if (!this.#full()) this.#wakeWaiters();
+    if (this.queuedUnits === 0) this.#wakeDrainWaiters();
   }
 
   #full(): boolean {
     const last = this.#queue[this.#queue.length - 1];
     if (!last || this.#head >= this.#queue.length) return false;
     return last.dts - this.#options.clock.now() > this.#options.maxQueuedNs || this.#queuedBytes > this.#options.maxQueuedBytes;
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   #wakeWaiters(): void {

@@ -54,7 +54,16 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   const log = deps.logger.child({ stream: request.name, remoteAddress: request.remoteAddress });
   const startedAt = clock.now();
   const chunks = new IdleReader(request.body, idleTimeoutMs);
-  const { format, head } = request.format ? { format: request.format, head: [] } : await sniff(chunks);
+  let sniffed: { format: IngestFormat; head: Uint8Array[] };
+  try {
+    sniffed = request.format ? { format: request.format, head: [] } : await sniff(chunks);
+  } catch (err) {
+    chunks.stop();
+    const error = asPushError(err, 0);
+    log.warn({ code: error.code, err: error.message }, 'push refused');
+    throw error;
+  }
+  const { format, head } = sniffed;
   const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
   const ingester = createIngester(format, {
@@ -85,7 +94,9 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     if (!publication.started) {
       throw new PushgateError('INVALID_MEDIA', `the push ended after ${bytes} bytes without a decodable keyframe and its parameter sets`);
     }
-    pacer.flushAndClose();
+    // The last second of an upload sent faster than real time still plays in real time.
+    await pacer.drained();
+    pacer.close();
     publication.end({ kind: 'ended' });
     const result = summary();
     log.info(result, 'push finished');

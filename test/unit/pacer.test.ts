@@ -63,3 +63,21 @@ void test('the queue is bounded in bytes too', async () => {
   await Promise.resolve();
   assert.equal(resumed, true, 'close wakes waiters');
 });
+
+void test('drained() resolves once the last held unit has gone out in its time', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const clock = new FakeClock();
+  const released: number[] = [];
+  const pacer = new Pacer({ clock, release: (u) => released.push(u.dts) });
+  pacer.enqueue(unit(0));
+  pacer.enqueue(unit(500 * MS));
+  let drained = false;
+  const done = pacer.drained().then(() => (drained = true));
+  await Promise.resolve();
+  assert.equal(drained, false);
+  clock.advance(500 * MS);
+  t.mock.timers.tick(500);
+  await done;
+  assert.deepEqual(released, [0, 500 * MS]);
+  pacer.close();
+});
