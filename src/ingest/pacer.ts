@@ -18,8 +18,8 @@ export interface PacerOptions {
 
 export class Pacer {
   readonly #options: Required<PacerOptions>;
+  /** Short (at most about a second of media), so shift() is cheap; released units must not linger here. */
   readonly #queue: TimedUnit[] = [];
-  #head = 0;
   #queuedBytes = 0;
   #timer: NodeJS.Timeout | undefined;
   #roomWaiters: (() => void)[] = [];
@@ -36,7 +36,7 @@ export class Pacer {
   }
 
   get queuedUnits(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length;
   }
 
   get queuedBytes(): number {
@@ -68,7 +68,6 @@ export class Pacer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#queue.length = 0;
-    this.#head = 0;
     this.#queuedBytes = 0;
     this.#wakeWaiters();
     this.#wakeDrainWaiters();
@@ -79,21 +78,12 @@ export class Pacer {
     this.#timer = undefined;
     const { clock, lookaheadNs, release } = this.#options;
     const now = clock.now();
-    while (this.#head < this.#queue.length) {
-      const unit = this.#queue[this.#head];
-      if (!unit || unit.dts > now + lookaheadNs) break;
-      this.#head++;
+    for (let unit = this.#queue[0]; unit && unit.dts <= now + lookaheadNs; unit = this.#queue[0]) {
+      this.#queue.shift();
       this.#queuedBytes -= unit.data.byteLength;
       release(unit);
     }
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024) {
-      this.#queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-    const next = this.#queue[this.#head];
+    const next = this.#queue[0];
     if (next) {
       const delayMs = Math.max(1, (next.dts - lookaheadNs - now) / MS);
       this.#timer = setTimeout(() => this.#drain(), delayMs);
@@ -104,7 +94,7 @@ export class Pacer {
 
   #full(): boolean {
     const last = this.#queue[this.#queue.length - 1];
-    if (!last || this.#head >= this.#queue.length) return false;
+    if (!last) return false;
     return last.dts - this.#options.clock.now() > this.#options.maxQueuedNs || this.#queuedBytes > this.#options.maxQueuedBytes;
   }
 
