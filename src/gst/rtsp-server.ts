@@ -42,7 +42,11 @@ export class RtspServer {
     const sessionTimeout = options.sessionTimeoutS;
     this.#server.connect('client-connected', (client: Client) => {
       // Runs on the client's thread at SETUP: keep it to one property write.
-      client.connect('new-session', (session: Session) => session.setTimeout(sessionTimeout));
+      // gst-rtsp-server adds 5 s of "extra-timeout" on top by default: the configured timeout is the limit.
+      client.connect('new-session', (session: Session) => {
+        session.setTimeout(sessionTimeout);
+        session.extraTimeout = 0;
+      });
     });
   }
 
