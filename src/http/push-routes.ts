@@ -1,6 +1,7 @@
 // POST/PUT /push/<name>: the body is the live stream. Everything that can be refused is refused
 // before the body is read (bad name, bad type, busy name); the push then runs until the body ends.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import { PushgateError } from '../core/errors';
@@ -22,9 +23,9 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 
   // On shutdown every push ends with a 503 its publisher can read, before connections close.
-  const activeBodies = new Set<FastifyRequest['raw']>();
+  const activePushes = new Set<AbortController>();
   app.addHook('preClose', (done) => {
-    for (const body of activeBodies) body.destroy(new PushgateError('SHUTTING_DOWN', 'the gateway is shutting down'));
+    for (const push of activePushes) push.abort(new PushgateError('SHUTTING_DOWN', 'the gateway is shutting down'));
     done();
   });
 
@@ -39,19 +40,39 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     } catch (err) {
       return sendError(reply, err);
     }
-    activeBodies.add(request.raw);
+    const abort = new AbortController();
+    activePushes.add(abort);
+    // Whatever ends the push before its body ends, the publisher should read the answer.
+    closeGently(request.raw.socket, LINGER_MS);
     try {
       const summary = await runPush(
-        { name, format, remoteAddress: request.ip, body: request.raw },
+        { name, format, remoteAddress: request.ip, body: request.raw, signal: abort.signal },
         { registry: options.registry, clock: options.clock, logger: options.logger, idleTimeoutMs: options.idleTimeoutMs },
       );
       return reply.code(200).send(summary);
     } catch (err) {
       return sendError(reply, err, err instanceof PushFailure ? { push: err.summary } : {});
     } finally {
-      activeBodies.delete(request.raw);
+      activePushes.delete(abort);
     }
   };
   app.post('/push/*', handler);
   app.put('/push/*', handler);
+}
+
+/** How long a publisher answered mid-body has to stop sending before its connection is reset. */
+const LINGER_MS = 1000;
+
+/**
+ * Node closes a `Connection: close` socket as soon as the response is flushed. If the publisher
+ * is still sending, the unread bytes make the kernel reset the connection, and the reset can
+ * destroy the response before the publisher reads it. So: FIN after the response, keep
+ * discarding what arrives, and close when the publisher does or after `lingerMs`.
+ */
+function closeGently(socket: Socket, lingerMs: number): void {
+  socket.destroySoon = function (this: Socket): void {
+    this.end();
+    const timer = setTimeout(() => this.destroy(), lingerMs);
+    this.once('close', () => clearTimeout(timer));
+  };
 }

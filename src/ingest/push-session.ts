@@ -12,9 +12,7 @@ import { SUPPORTED_CONTENT_TYPES } from './content-type';
 import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
 import { Pacer } from './pacer';
 
-export interface PushBody extends AsyncIterable<Uint8Array> {
-  destroy(error?: Error): void;
-}
+export type PushBody = AsyncIterable<Uint8Array>;
 
 export interface PushRequest {
   readonly name: string;
@@ -22,6 +20,8 @@ export interface PushRequest {
   readonly format: IngestFormat | undefined;
   readonly remoteAddress: string;
   readonly body: PushBody;
+  /** Aborting ends the push with the signal's reason (a PushgateError), e.g. on shutdown. */
+  readonly signal?: AbortSignal;
 }
 
 export interface PushSessionDeps {
@@ -53,7 +53,7 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   const { registry, clock, idleTimeoutMs } = deps;
   const log = deps.logger.child({ stream: request.name, remoteAddress: request.remoteAddress });
   const startedAt = clock.now();
-  const chunks = new IdleReader(request.body, idleTimeoutMs);
+  const chunks = new BodyReader(request.body, idleTimeoutMs, request.signal);
   let sniffed: { format: IngestFormat; head: Uint8Array[] };
   try {
     sniffed = request.format ? { format: request.format, head: [] } : await sniff(chunks);
@@ -114,41 +114,51 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   }
 }
 
-/** Reads the body chunk by chunk; a publisher silent for too long is cut off as idle. */
-class IdleReader {
-  readonly #body: PushBody;
+/**
+ * Reads the body chunk by chunk. A publisher silent for too long, or an aborted push, ends the
+ * read with an error while the connection stays open, so the publisher can still be answered.
+ */
+class BodyReader {
   readonly #iterator: AsyncIterator<Uint8Array>;
   readonly #idleTimeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => this.#fail(this.#signal?.reason);
+  #fail: (error: unknown) => void = () => {};
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(body: PushBody, idleTimeoutMs: number) {
-    this.#body = body;
+  constructor(body: PushBody, idleTimeoutMs: number, signal: AbortSignal | undefined) {
     this.#iterator = body[Symbol.asyncIterator]();
     this.#idleTimeoutMs = idleTimeoutMs;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   /** The next chunk, or undefined at the end of the body. */
   async next(bytesSoFar: number): Promise<Uint8Array | undefined> {
+    if (this.#signal?.aborted) throw this.#signal.reason;
+    const stopped = new Promise<never>((_resolve, reject) => (this.#fail = reject));
     this.#timer = setTimeout(() => {
-      this.#body.destroy(
+      this.#fail(
         new PushgateError('PUBLISHER_IDLE', `the publisher sent nothing for ${this.#idleTimeoutMs} ms after ${bytesSoFar} bytes: closed as idle`),
       );
     }, this.#idleTimeoutMs);
     try {
-      const result = await this.#iterator.next();
+      const result = await Promise.race([this.#iterator.next(), stopped]);
       return result.done ? undefined : result.value;
     } finally {
       clearTimeout(this.#timer);
+      this.#fail = () => {};
     }
   }
 
   stop(): void {
     clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
   }
 }
 
 /** Reads the first bytes of a push without a Content-Type until they show its format. */
-async function sniff(chunks: IdleReader): Promise<{ format: IngestFormat; head: Uint8Array[] }> {
+async function sniff(chunks: BodyReader): Promise<{ format: IngestFormat; head: Uint8Array[] }> {
   const head: Uint8Array[] = [];
   let bytes = 0;
   for (;;) {
