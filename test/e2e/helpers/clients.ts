@@ -47,11 +47,18 @@ export function json<T>(result: HttpResult): T {
   }
 }
 
+/** http://host:port/path -> request options, the path exactly as written (no URL normalisation of "..", "//"). */
+function target(url: string): { host: string; port: number; path: string } {
+  const match = /^http:\/\/([^/:]+):(\d+)(\/.*)?$/.exec(url);
+  if (!match) throw new Error(`not an http://host:port/path URL: ${url}`);
+  return { host: match[1]!, port: Number(match[2]), path: match[3] ?? '/' };
+}
+
 /** One HTTP request with a body known in advance (no keep-alive). */
 export function request(method: string, url: string, options: { headers?: Record<string, string>; body?: Buffer | string; timeoutMs?: number } = {}): Promise<HttpResult> {
   const startedAt = performance.now();
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: options.headers, agent: false }, (res) => {
+    const req = http.request({ ...target(url), method, headers: options.headers, agent: false }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -90,7 +97,7 @@ export class ManualPush {
     const startedAt = performance.now();
     const headers: Record<string, string> = { 'transfer-encoding': 'chunked' };
     if (contentType) headers['content-type'] = contentType;
-    this.#req = http.request(url, { method: 'POST', headers, agent: false });
+    this.#req = http.request({ ...target(url), method: 'POST', headers, agent: false });
     this.response = new Promise((resolve, reject) => {
       this.#req.on('response', (res) => {
         let text = '';
@@ -149,15 +156,16 @@ export const CONTENT_TYPES: Record<PushFormat, string> = { h264: 'video/h264', h
 
 /**
  * `ffmpeg -re -stream_loop -1 -i file ... -f <format> -method POST url`: a live publisher.
- * ffmpeg 5.1 sends no Content-Type of its own for these muxers, so it is given explicitly.
+ * ffmpeg 5.1 sends no Content-Type of its own for these muxers: it is given explicitly unless
+ * `contentType` is false.
  */
-export function ffmpegPublisher(file: string, url: string, format: PushFormat, options: { loop?: boolean } = {}): Proc {
+export function ffmpegPublisher(file: string, url: string, format: PushFormat, options: { loop?: boolean; contentType?: boolean } = {}): Proc {
   const streams = format === 'mpegts' ? ['-c', 'copy'] : ['-c:v', 'copy', '-an'];
   return new Proc(`ffmpeg publisher ${url}`, 'ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-re', ...(options.loop === false ? [] : ['-stream_loop', '-1']), '-i', file,
     ...streams,
-    '-f', format, '-content_type', CONTENT_TYPES[format], '-method', 'POST', url,
+    '-f', format, ...(options.contentType === false ? [] : ['-content_type', CONTENT_TYPES[format]]), '-method', 'POST', url,
   ]);
 }
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Proc, within, type Exit } from './processes';
 
 export const ROOT = path.resolve(__dirname, '../../../..');
-export const MAIN = path.join(ROOT, 'dist/src/main.js');
+/** The CLI under test; PUSHGATE_E2E_MAIN runs the same tests against another build. */
+export const MAIN = process.env.PUSHGATE_E2E_MAIN ?? path.join(ROOT, 'dist/src/main.js');
 
 export type LogLine = Record<string, unknown> & { msg?: string; level?: number };
 

@@ -62,6 +62,10 @@ export class RtspClient {
   readonly senderReports: RtcpSenderReport[] = [];
   /** Channels on which an RTCP BYE arrived. */
   readonly byeChannels = new Set<number>();
+  /** RTP packets received (kept in `packets` only while `keepPackets`). */
+  packetCount = 0;
+  /** False for long, high-bitrate reads: only count packets. */
+  keepPackets = true;
   session: string | undefined;
   /** performance.now() when the server closed the connection (or it failed). */
   closedAt: number | undefined;
@@ -272,8 +276,11 @@ export class RtspClient {
       this.#onRtcp(channel, data, arrivalWallMs);
       return;
     }
-    const packet = parseRtp(channel, data, arrivalMs, arrivalWallMs);
-    if (packet) this.packets.push(packet);
+    this.packetCount++;
+    if (this.keepPackets) {
+      const packet = parseRtp(channel, data, arrivalMs, arrivalWallMs);
+      if (packet) this.packets.push(packet);
+    }
     for (const wake of this.#packetWaiters.splice(0)) wake();
   }
 
