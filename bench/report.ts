@@ -1,0 +1,149 @@
+// Turns runs into the benchmark's summary: one row per scenario and side (rounds pooled), the
+// pushgate/limit CPU ratio, and Markdown tables for the terminal and docs/benchmarks.md.
+import type { ChurnRun, ReadersRun } from './runs';
+import type { Side } from './servers';
+
+/** A load-client process above this (% of one core) may have limited what it measured. */
+export const CLIENT_SATURATED_PERCENT = 90;
+
+export interface ReadersSummary {
+  readonly scenario: string;
+  readonly description: string;
+  readonly side: Side;
+  readonly rounds: number;
+  readonly readers: number;
+  /** Lowest count of playing readers over the rounds. */
+  readonly playing: number;
+  readonly serverCpuPercent: number;
+  readonly peakRssMb: number;
+  /** Received by all readers together, mean over the rounds. */
+  readonly receivedMbps: number;
+  readonly lossPercent: number;
+  readonly stalled: number;
+  readonly firstKeyframeP50Ms: number;
+  readonly firstKeyframeP95Ms: number;
+  readonly noKeyframe: number;
+  readonly clientCpuPercent: number;
+  readonly clientBusiestProcessCpuPercent: number;
+  readonly clientSaturated: boolean;
+  readonly machineBusyPercent: number;
+  /** pushgate's CPU over the limit's (pushgate rows only). */
+  readonly cpuRatio: number | undefined;
+  readonly failures: readonly string[];
+  readonly errors: readonly string[];
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+const mean = (values: readonly number[]): number => (values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN);
+
+export function summarizeReaders(scenario: string, description: string, side: Side, runs: readonly ReadersRun[], errors: readonly string[]): ReadersSummary {
+  const cpuSeconds = runs.reduce((sum, run) => sum + run.serverCpuSeconds, 0);
+  const windowS = runs.reduce((sum, run) => sum + run.windowS, 0);
+  const lost = runs.reduce((sum, run) => sum + run.lost, 0);
+  const packets = runs.reduce((sum, run) => sum + run.packets, 0);
+  const keyframes = runs.flatMap((run) => run.firstKeyframeMs);
+  const busiest = Math.max(...runs.map((run) => run.client.busiestProcessCpuPercent));
+  return {
+    scenario,
+    description,
+    side,
+    rounds: runs.length,
+    readers: runs[0]?.readers ?? 0,
+    playing: runs.length ? Math.min(...runs.map((run) => run.playing)) : 0,
+    serverCpuPercent: windowS > 0 ? (100 * cpuSeconds) / windowS : NaN,
+    peakRssMb: runs.length ? Math.max(...runs.map((run) => run.peakRssMb)) : NaN,
+    receivedMbps: mean(runs.map((run) => (8 * run.bytes) / run.windowS / 1e6)),
+    lossPercent: packets + lost > 0 ? (100 * lost) / (packets + lost) : NaN,
+    stalled: runs.reduce((sum, run) => sum + run.stalled, 0),
+    firstKeyframeP50Ms: percentile(keyframes, 50),
+    firstKeyframeP95Ms: percentile(keyframes, 95),
+    noKeyframe: runs.reduce((sum, run) => sum + run.noKeyframe, 0),
+    clientCpuPercent: mean(runs.map((run) => run.client.cpuPercent)),
+    clientBusiestProcessCpuPercent: busiest,
+    clientSaturated: busiest > CLIENT_SATURATED_PERCENT,
+    machineBusyPercent: mean(runs.map((run) => run.machineBusyPercent)),
+    cpuRatio: undefined,
+    failures: [...new Set(runs.flatMap((run) => run.failures))],
+    errors,
+  };
+}
+
+/** Fills in pushgate's CPU ratio to the limit in each scenario that has both. */
+export function withCpuRatios(summaries: readonly ReadersSummary[]): ReadersSummary[] {
+  return summaries.map((summary) => {
+    if (summary.side !== 'pushgate') return summary;
+    const limit = summaries.find((other) => other.scenario === summary.scenario && other.side === 'limit');
+    const ratio = limit && limit.serverCpuPercent > 0 ? summary.serverCpuPercent / limit.serverCpuPercent : undefined;
+    return { ...summary, cpuRatio: ratio };
+  });
+}
+
+// ---- formatting ----
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
+}
+
+function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function readersTable(summaries: readonly ReadersSummary[]): string {
+  const header = ['scenario', 'side', 'readers ok', 'server CPU %', 'peak RSS MB', 'recv Mbit/s', 'loss %', 'first KF p50/p95 ms', 'CPU pg/limit', 'client CPU %'];
+  const rows = summaries.map((s) => {
+    if (s.rounds === 0) return [s.scenario, s.side, 'failed', '', '', '', '', '', '', ''];
+    const readers = `${s.playing}/${s.readers}${s.stalled ? ` (${s.stalled} stalled)` : ''}`;
+    const keyframe = `${fixed(s.firstKeyframeP50Ms, 0)}/${fixed(s.firstKeyframeP95Ms, 0)}${s.noKeyframe ? ` (${s.noKeyframe} none)` : ''}`;
+    const client = `${fixed(s.clientCpuPercent, 0)}${s.clientSaturated ? ' SATURATED' : ''}`;
+    return [
+      s.scenario,
+      s.side,
+      readers,
+      fixed(s.serverCpuPercent, 1),
+      fixed(s.peakRssMb, 0),
+      fixed(s.receivedMbps, 1),
+      fixed(s.lossPercent, 2),
+      keyframe,
+      s.cpuRatio === undefined ? '' : `${fixed(s.cpuRatio, 2)}x`,
+      client,
+    ];
+  });
+  return markdownTable(header, rows);
+}
+
+export interface ChurnSummary {
+  readonly scenario: string;
+  readonly description: string;
+  readonly run: ChurnRun | undefined;
+  readonly side: Side;
+  readonly error: string | undefined;
+}
+
+export function churnTable(summaries: readonly ChurnSummary[]): string {
+  const header = ['scenario', 'side', 'cycles ok', 'cycles/s', 'server CPU %', 'RSS before → after MB', 'per cycle KB', 'peak RSS MB', 'left over', 'client CPU %'];
+  const rows = summaries.map(({ scenario, side, run }) => {
+    if (!run) return [scenario, side, 'failed', '', '', '', '', '', '', ''];
+    const growthMb = run.rssAfterMb - run.rssBeforeMb;
+    return [
+      scenario,
+      side,
+      `${run.churn.succeeded}/${run.churn.cycles}`,
+      fixed(run.churn.cycles / run.churn.durationS, 1),
+      fixed(run.serverCpuPercent, 1),
+      `${fixed(run.rssBeforeMb, 1)} → ${fixed(run.rssAfterMb, 1)} (${growthMb >= 0 ? '+' : ''}${fixed(growthMb, 1)})`,
+      fixed((1024 * growthMb) / run.churn.cycles, 1),
+      fixed(run.peakRssMb, 0),
+      run.leftover ? `${run.leftover.streams} streams, ${run.leftover.readers} readers` : '',
+      fixed(run.churn.client.cpuPercent, 0),
+    ];
+  });
+  return markdownTable(header, rows);
+}

@@ -1,0 +1,160 @@
+// One run of one scenario against one server: start the server and its publishers, put the load
+// on, measure, and stop everything it started whatever happens.
+import { setTimeout as delay } from 'node:timers/promises';
+import { clipFile, shortClipFile } from './assets';
+import { LoadWorker, ReadersLoad } from './load/load-client';
+import type { ChurnResult, ClientCost, LoadJob } from './load/protocol';
+import { machineBusyMeter, ProcessSampler } from './proc-stats';
+import type { PublishChurnScenario, ReaderChurnScenario, ReadersScenario } from './scenarios';
+import { HOST, startServer, type RunningServer, type ServerBinaries, type Side, type StreamSpec } from './servers';
+
+export interface RunSettings extends ServerBinaries {
+  /** Seconds of steady state measured per run. */
+  readonly windowS: number;
+  /** Seconds between the last reader playing and the window (every reader has its keyframe). */
+  readonly settleS: number;
+}
+
+export interface ReadersRun {
+  readonly side: Side;
+  readonly round: number;
+  readonly readers: number;
+  readonly playing: number;
+  readonly failures: readonly string[];
+  readonly windowS: number;
+  readonly serverCpuSeconds: number;
+  readonly serverCpuPercent: number;
+  readonly peakRssMb: number;
+  readonly bytes: number;
+  readonly packets: number;
+  readonly lost: number;
+  readonly stalled: number;
+  readonly firstKeyframeMs: readonly number[];
+  readonly noKeyframe: number;
+  readonly client: ClientCost;
+  readonly machineBusyPercent: number;
+}
+
+export interface ChurnRun {
+  readonly side: Side;
+  readonly warmupFailures: readonly string[];
+  readonly churn: ChurnResult;
+  readonly serverCpuPercent: number;
+  readonly rssBeforeMb: number;
+  readonly rssAfterMb: number;
+  readonly peakRssMb: number;
+  /** pushgate only: what GET /v1/streams shows once the churn has settled. */
+  readonly leftover: { readonly streams: number; readonly readers: number } | undefined;
+}
+
+function streamsOf(scenario: { readonly clip: ReadersScenario['clip'] }, count: number): StreamSpec[] {
+  return Array.from({ length: count }, (_, i) => ({ name: `cam${i}`, clip: clipFile(scenario.clip) }));
+}
+
+/** Starts the server, runs `body`, and stops the server whatever happens. */
+async function withServer<T>(side: Side, streams: readonly StreamSpec[], settings: RunSettings, body: (server: RunningServer, sampler: ProcessSampler) => Promise<T>): Promise<T> {
+  const server = await startServer(side, streams, settings);
+  const sampler = new ProcessSampler(server.pid);
+  sampler.start();
+  try {
+    return await body(server, sampler);
+  } finally {
+    sampler.stop();
+    await server.stop();
+  }
+}
+
+export function runReaders(scenario: ReadersScenario, side: Side, round: number, settings: RunSettings): Promise<ReadersRun> {
+  const streams = streamsOf(scenario, scenario.publishers);
+  return withServer(side, streams, settings, async (server, sampler) => {
+    const readers = scenario.publishers * scenario.readersPerStream;
+    const load = new ReadersLoad({
+      host: HOST,
+      rtspPort: server.rtspPort,
+      paths: streams.map((stream) => stream.name),
+      readers,
+      transport: scenario.transport,
+      connectConcurrency: 50,
+      workers: scenario.workers,
+    });
+    try {
+      await load.connected(30_000 + 50 * readers);
+      await delay(settings.settleS * 1000);
+      const machineBusy = machineBusyMeter();
+      sampler.mark();
+      await load.mark();
+      await delay(settings.windowS * 1000);
+      const result = await load.finish();
+      const cost = sampler.stop();
+      server.checkAlive();
+      return {
+        side,
+        round,
+        readers: result.readers,
+        playing: result.playing,
+        failures: result.failures,
+        windowS: result.windowS,
+        serverCpuSeconds: cost.cpuSeconds,
+        serverCpuPercent: cost.cpuPercent,
+        peakRssMb: cost.peakRssMb,
+        bytes: result.bytes,
+        packets: result.packets,
+        lost: result.lost,
+        stalled: result.stalled,
+        firstKeyframeMs: result.firstKeyframeMs,
+        noKeyframe: result.noKeyframe,
+        client: result.client,
+        machineBusyPercent: machineBusy(),
+      };
+    } finally {
+      await load.stop();
+    }
+  });
+}
+
+const CHURN_TIMEOUT_MS = 240_000;
+
+export function runChurn(scenario: ReaderChurnScenario | PublishChurnScenario, side: Side, settings: RunSettings): Promise<ChurnRun> {
+  const streams = scenario.kind === 'reader-churn' ? streamsOf(scenario, 1) : [];
+  return withServer(side, streams, settings, async (server, sampler) => {
+    const common = { host: HOST, rtspPort: server.rtspPort, warmupCycles: scenario.warmupCycles, cycles: scenario.cycles, concurrency: scenario.concurrency };
+    let job: LoadJob;
+    if (scenario.kind === 'reader-churn') {
+      job = { kind: 'reader-churn', ...common, path: streams[0]!.name };
+    } else {
+      if (server.httpPort === undefined) throw new Error(`${side} takes no HTTP pushes`);
+      job = { kind: 'publish-churn', ...common, httpPort: server.httpPort, clipFile: shortClipFile(scenario.clip) };
+    }
+    // After the churn: sessions reaped (1 s timer), and for publishes, the grace period (5 s) over.
+    const settleAfterMs = scenario.kind === 'reader-churn' ? 3000 : 8000;
+    const worker = new LoadWorker(`load-client-${scenario.name}`, job);
+    try {
+      const warmed = await worker.receive('warmed', CHURN_TIMEOUT_MS);
+      await delay(2000);
+      server.checkAlive();
+      const rssBeforeMb = sampler.rssMb;
+      sampler.mark();
+      worker.send({ type: 'continue' });
+      const { result: churn } = await worker.receive('churn-result', CHURN_TIMEOUT_MS);
+      const { cpuPercent } = sampler.cpuSinceMark();
+      server.checkAlive();
+      await delay(settleAfterMs);
+      const rssAfterMb = sampler.rssMb;
+      const leftover = server.httpPort === undefined ? undefined : await pushgateLeftover(server.httpPort);
+      return { side, warmupFailures: warmed.failures, churn, serverCpuPercent: cpuPercent, rssBeforeMb, rssAfterMb, peakRssMb: sampler.stop().peakRssMb, leftover };
+    } finally {
+      await worker.stop();
+    }
+  });
+}
+
+async function pushgateLeftover(httpPort: number): Promise<{ streams: number; readers: number } | undefined> {
+  try {
+    const response = await fetch(`http://${HOST}:${httpPort}/v1/streams`);
+    const body = (await response.json()) as { streams?: { readers?: unknown }[] };
+    const streams = body.streams ?? [];
+    return { streams: streams.length, readers: streams.reduce((sum, stream) => sum + (typeof stream.readers === 'number' ? stream.readers : 0), 0) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,106 @@
+// The benchmark's scenarios. Edit this list to change what `npm run bench` measures; `--only`
+// picks some by name.
+import type { ClipName } from './assets';
+import type { Transport } from './load/protocol';
+import type { Side } from './servers';
+
+/** Publishers, each with readers, measured in a steady state. */
+export interface ReadersScenario {
+  readonly kind: 'readers';
+  readonly name: string;
+  readonly description: string;
+  readonly clip: ClipName;
+  readonly publishers: number;
+  readonly readersPerStream: number;
+  readonly transport: Transport;
+  /** Load-client processes the readers are spread over. */
+  readonly workers: number;
+  readonly sides: readonly Side[];
+}
+
+/** Readers joining and leaving one live stream, for memory growth. */
+export interface ReaderChurnScenario {
+  readonly kind: 'reader-churn';
+  readonly name: string;
+  readonly description: string;
+  readonly clip: ClipName;
+  readonly warmupCycles: number;
+  readonly cycles: number;
+  readonly concurrency: number;
+  readonly sides: readonly Side[];
+}
+
+/** Publishers pushing a short clip to a new name, with a reader each time, for memory growth. */
+export interface PublishChurnScenario {
+  readonly kind: 'publish-churn';
+  readonly name: string;
+  readonly description: string;
+  readonly clip: ClipName;
+  readonly warmupCycles: number;
+  readonly cycles: number;
+  readonly concurrency: number;
+  /** Publishing over HTTP is pushgate's; the limit has fixed mounts. */
+  readonly sides: readonly ['pushgate'];
+}
+
+export type Scenario = ReadersScenario | ReaderChurnScenario | PublishChurnScenario;
+
+const BOTH: readonly Side[] = ['pushgate', 'limit'];
+
+function fanout(name: string, clip: ClipName, readers: number, transport: Transport, workers = 1): ReadersScenario {
+  return {
+    kind: 'readers',
+    name,
+    description: `1 publisher (${clip}bit/s), ${readers} ${transport.toUpperCase()} reader${readers > 1 ? 's' : ''}`,
+    clip,
+    publishers: 1,
+    readersPerStream: readers,
+    transport,
+    workers,
+    sides: BOTH,
+  };
+}
+
+function publishers(name: string, count: number): ReadersScenario {
+  return {
+    kind: 'readers',
+    name,
+    description: `${count} publishers (1Mbit/s), 1 TCP reader each`,
+    clip: '1M',
+    publishers: count,
+    readersPerStream: 1,
+    transport: 'tcp',
+    workers: 1,
+    sides: BOTH,
+  };
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  fanout('fanout-1-tcp', '4.5M', 1, 'tcp'),
+  fanout('fanout-50-tcp', '4.5M', 50, 'tcp'),
+  fanout('fanout-200-tcp', '4.5M', 200, 'tcp', 2),
+  fanout('fanout-50-udp', '4.5M', 50, 'udp'),
+  fanout('fanout-1000-tcp-1M', '1M', 1000, 'tcp', 2),
+  publishers('publishers-16', 16),
+  publishers('publishers-32', 32),
+  {
+    kind: 'reader-churn',
+    name: 'reader-churn-500',
+    description: '500 reader connect/disconnect cycles on one 1Mbit/s stream (8 at once)',
+    clip: '1M',
+    warmupCycles: 50,
+    cycles: 500,
+    concurrency: 8,
+    sides: BOTH,
+  },
+  {
+    kind: 'publish-churn',
+    name: 'publish-churn-100',
+    description: '100 publish/unpublish cycles of a 2 s clip to new names, a reader each (5 at once)',
+    clip: '1M',
+    warmupCycles: 10,
+    cycles: 100,
+    concurrency: 5,
+    sides: ['pushgate'],
+  },
+];

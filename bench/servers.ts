@@ -1,0 +1,137 @@
+// The two servers under test, started the same way for every scenario: pushgate fed by ffmpeg
+// over HTTP, and the C limit fed by the same ffmpeg command through a FIFO per stream (one
+// limit-server process with one mount per stream).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { BenchProcess, runCommand, stopAll } from './processes';
+
+export type Side = 'pushgate' | 'limit';
+export const SIDES: readonly Side[] = ['pushgate', 'limit'];
+
+export const HOST = '127.0.0.1';
+/** The pushgate this checkout builds (dist/src/main.js). */
+export const DEFAULT_PUSHGATE_MAIN = path.resolve(__dirname, '..', 'src', 'main.js');
+const START_TIMEOUT_MS = 15_000;
+const LIVE_TIMEOUT_MS = 15_000;
+
+export interface StreamSpec {
+  readonly name: string;
+  /** A clip ffmpeg can -stream_loop (.mkv). */
+  readonly clip: string;
+}
+
+export interface RunningServer {
+  readonly side: Side;
+  /** The process whose CPU and memory are measured. */
+  readonly pid: number;
+  readonly rtspPort: number;
+  /** pushgate only. */
+  readonly httpPort: number | undefined;
+  /** Throws, with the server's last output, if it is no longer running. */
+  checkAlive(): void;
+  /** Stops the publishers, then the server. */
+  stop(): Promise<void>;
+}
+
+function aliveCheck(server: BenchProcess): () => void {
+  return () => {
+    if (!server.running) throw new Error(`${server.name} died${server.outputTail()}`);
+  };
+}
+
+/** ffmpeg replaying a clip in real time, forever, as raw H.264 to `output`. */
+function publisher(name: string, clip: string, output: readonly string[]): BenchProcess {
+  return new BenchProcess(`publisher ${name}`, 'ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-stream_loop', '-1', '-i', clip,
+    '-c:v', 'copy', '-an', '-f', 'h264',
+    ...output,
+  ]);
+}
+
+export interface ServerBinaries {
+  readonly pushgateMain: string;
+  readonly limitBinary: string;
+}
+
+export function startServer(side: Side, streams: readonly StreamSpec[], binaries: ServerBinaries): Promise<RunningServer> {
+  return side === 'pushgate' ? startPushgate(streams, binaries.pushgateMain) : startLimit(streams, binaries.limitBinary);
+}
+
+interface ListeningLine {
+  readonly msg?: unknown;
+  readonly httpPort?: unknown;
+  readonly rtspPort?: unknown;
+}
+
+async function startPushgate(streams: readonly StreamSpec[], main: string): Promise<RunningServer> {
+  const server = new BenchProcess('pushgate', process.execPath, [
+    main, '--host', HOST, '--http-port', '0', '--rtsp-port', '0', '--log-level', 'info',
+  ]);
+  const publishers: BenchProcess[] = [];
+  const stop = (): Promise<void> => stopAll(publishers).then(() => server.stop(5000));
+  try {
+    const ports = await server.waitForLine(
+      (line) => {
+        if (!line.includes('pushgate listening')) return undefined;
+        const parsed = JSON.parse(line) as ListeningLine;
+        return typeof parsed.httpPort === 'number' && typeof parsed.rtspPort === 'number' ? { http: parsed.httpPort, rtsp: parsed.rtspPort } : undefined;
+      },
+      START_TIMEOUT_MS,
+      'listening line',
+    );
+    for (const stream of streams) {
+      publishers.push(publisher(stream.name, stream.clip, ['-content_type', 'video/h264', '-method', 'POST', `http://${HOST}:${ports.http}/push/${stream.name}`]));
+    }
+    await Promise.all(streams.map((stream) => waitForPushgateLive(ports.http, stream.name, server)));
+    return { side: 'pushgate', pid: server.pid, rtspPort: ports.rtsp, httpPort: ports.http, checkAlive: aliveCheck(server), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function waitForPushgateLive(httpPort: number, name: string, server: BenchProcess): Promise<void> {
+  const deadline = performance.now() + LIVE_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    if (!server.running) throw new Error(`pushgate exited${server.outputTail()}`);
+    try {
+      const response = await fetch(`http://${HOST}:${httpPort}/v1/streams/${name}`);
+      const body = (await response.json()) as { state?: unknown };
+      if (response.ok && body.state === 'live') return;
+    } catch {
+      // not up yet
+    }
+    await delay(100);
+  }
+  throw new Error(`pushgate: stream ${name} not live within ${LIVE_TIMEOUT_MS} ms${server.outputTail()}`);
+}
+
+async function startLimit(streams: readonly StreamSpec[], binary: string): Promise<RunningServer> {
+  const fifoDir = mkdtempSync(path.join(tmpdir(), 'pushgate-bench-'));
+  const publishers: BenchProcess[] = [];
+  let server: BenchProcess | undefined;
+  const stop = async (): Promise<void> => {
+    await stopAll(publishers);
+    await server?.stop(3000);
+    rmSync(fifoDir, { recursive: true, force: true });
+  };
+  try {
+    const fifos = streams.map((stream) => path.join(fifoDir, `${stream.name}.h264`));
+    for (const fifo of fifos) await runCommand('mkfifo', [fifo], 5000);
+    const started = new BenchProcess('limit-server', binary, ['--host', HOST, '--port', '0', ...streams.map((stream, i) => `${stream.name}=${fifos[i]}`)]);
+    server = started;
+    const port = started.waitForLine((line) => /^listening (\d+)$/.exec(line)?.[1], START_TIMEOUT_MS, 'listening line');
+    const live = streams.map((stream) => started.waitForLine((line) => (line === `live ${stream.name}` ? true : undefined), LIVE_TIMEOUT_MS, `live ${stream.name}`));
+    for (const waiting of live) waiting.catch(() => undefined); // awaited below, unless startup fails first
+    const rtspPort = Number(await port);
+    streams.forEach((stream, i) => publishers.push(publisher(stream.name, stream.clip, ['-y', fifos[i]!])));
+    await Promise.all(live);
+    return { side: 'limit', pid: started.pid, rtspPort, httpPort: undefined, checkAlive: aliveCheck(started), stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
