@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever pushgate needs that is missing, then builds it: Debian packages (GStreamer,
-# gst-rtsp-server, ffmpeg, build tools), npm packages (node-gtk is compiled from source), and
-# the TypeScript build. Safe to run again: it only does what is missing.
+# gst-rtsp-server, ffmpeg, build tools), npm packages (node-gtk is compiled from source), the
+# native GStreamer plugins (native/) and the TypeScript build. Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,6 +62,7 @@ install_npm_packages() {
 }
 
 build() {
+  bash scripts/build-native.sh
   say "building TypeScript"
   rm -rf dist
   npx tsc -p tsconfig.json

@@ -21,23 +21,23 @@ export function watchBus(pipeline: GstPipeline, log: Logger, handlers: BusHandle
     switch (message.type) {
       case Gst.MessageType.ERROR: {
         const [error, debug] = message.parseError();
-        log.error({ element: source, debug }, `GStreamer error: ${error?.message ?? 'unknown'}`);
+        logBusMessage(log, { kind: 'error', source, text: error?.message ?? 'unknown', debug });
         handlers.onError?.(error?.message ?? 'GStreamer error');
         break;
       }
       case Gst.MessageType.WARNING: {
         const [warning, debug] = message.parseWarning();
-        log.warn({ element: source, debug }, `GStreamer warning: ${warning?.message ?? 'unknown'}`);
+        logBusMessage(log, { kind: 'warning', source, text: warning?.message ?? 'unknown', debug });
         break;
       }
       case Gst.MessageType.EOS:
-        log.info({ element: source }, 'GStreamer end of stream');
+        logBusMessage(log, { kind: 'eos', source });
         handlers.onEos?.();
         break;
       case Gst.MessageType.STATE_CHANGED:
         if (message.src === pipeline) {
           const [from, to] = message.parseStateChanged();
-          log.debug({ element: source, from: Gst.Element.stateGetName(from), to: Gst.Element.stateGetName(to) }, 'GStreamer state changed');
+          logBusMessage(log, { kind: 'state', source, text: `${Gst.Element.stateGetName(from)}->${Gst.Element.stateGetName(to)}` });
         }
         break;
       default:
@@ -48,4 +48,34 @@ export function watchBus(pipeline: GstPipeline, log: Logger, handlers: BusHandle
     bus.disconnect(handlerId);
     bus.removeSignalWatch();
   };
+}
+
+/** One bus message as pushgate logs it, whichever thread it was taken from. */
+export interface BusMessage {
+  readonly kind: 'error' | 'warning' | 'eos' | 'state';
+  /** Name of the element that posted it. */
+  readonly source: string;
+  /** Error or warning text, or "FROM->TO" for a state change. */
+  readonly text?: string;
+  readonly debug?: string | null;
+}
+
+export function logBusMessage(log: Logger, message: BusMessage): void {
+  const { kind, source: element, text, debug } = message;
+  switch (kind) {
+    case 'error':
+      log.error({ element, debug }, `GStreamer error: ${text}`);
+      break;
+    case 'warning':
+      log.warn({ element, debug }, `GStreamer warning: ${text}`);
+      break;
+    case 'eos':
+      log.info({ element }, 'GStreamer end of stream');
+      break;
+    case 'state': {
+      const [from, to] = (text ?? '').split('->');
+      log.debug({ element, from, to }, 'GStreamer state changed');
+      break;
+    }
+  }
 }

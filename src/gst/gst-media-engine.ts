@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger';
 import type { MediaEngine, StreamOutput } from '../core/media-engine';
 import type { StreamTracks } from '../core/media';
 import { RtspServer, type RtspServerOptions } from './rtsp-server';
+import { NATIVE_PLUGIN_DIR, hasElementFactory } from './runtime';
 import { StreamMedia } from './stream-media';
 
 export class GstMediaEngine implements MediaEngine {
@@ -16,6 +17,12 @@ export class GstMediaEngine implements MediaEngine {
   }
 
   start(): void {
+    if (!hasElementFactory('pgbusrelay')) {
+      this.#log.warn(
+        { pluginDir: NATIVE_PLUGIN_DIR },
+        'native plugin pgbusrelay not found (build it with scripts/build-native.sh): bus messages of RTSP media pipelines will not be logged',
+      );
+    }
     this.rtsp.start();
   }
 

@@ -1,6 +1,7 @@
 // The one place node-gtk is loaded. GStreamer is initialised on first import; the GLib main
 // loop must run on Node's thread (it nests libuv), started from CommonJS top level.
 import * as gi from 'node-gtk';
+import path from 'node:path';
 
 export const Gst = gi.require('Gst', '1.0');
 export const GLib = gi.require('GLib', '2.0');
@@ -10,6 +11,15 @@ export const GstRtspServer = gi.require('GstRtspServer', '1.0');
 export const registerClass = gi.registerClass;
 
 Gst.init(null);
+
+/** pushgate's own GStreamer plugins, built from native/ by scripts/build-native.sh. */
+export const NATIVE_PLUGIN_DIR = path.resolve(__dirname, '../../../native/build');
+Gst.Registry.get().scanPath(NATIVE_PLUGIN_DIR);
+
+/** Whether an element factory is installed (or built in native/). */
+export function hasElementFactory(factory: string): boolean {
+  return Gst.ElementFactory.find(factory) !== null;
+}
 
 export function gstVersion(): string {
   return Gst.versionString();

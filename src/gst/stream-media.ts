@@ -10,6 +10,7 @@ import type { Logger } from '../core/logger';
 import type { StreamOutput } from '../core/media-engine';
 import type { AudioTrack, StreamTracks, TimedUnit, VideoTrack } from '../core/media';
 import { epochNs } from '../core/clock';
+import { BusRelay } from './bus-relay';
 import { addAndLink, bufferFrom, capsFromString, makeElement, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
 import { Gst, GstApp, GstRtspServer, registerClass } from './runtime';
@@ -24,6 +25,8 @@ const APPSRC_MAX_TIME_NS = 300_000_000;
 const APPSRC_MAX_BYTES = 8 * 1024 * 1024;
 /** Time for end of stream (RTCP BYE) to reach readers before their connections close. */
 const EOS_LINGER_MS = 300;
+/** How often bus messages of the media pipeline are taken over to Node's thread and logged. */
+const BUS_DRAIN_MS = 250;
 
 /** The appsrcs of one media pipeline, from its creation until the pipeline stops. */
 interface Feed {
@@ -64,6 +67,9 @@ export class StreamMedia implements StreamOutput {
   readonly #configureHandler: number;
   #feed: Feed | undefined;
   #pipeline: Pipeline | undefined;
+  /** The bus relay of the newest media pipeline; outlives its feed so its last messages are logged. */
+  #busRelay: BusRelay | undefined;
+  readonly #busTimer: NodeJS.Timeout;
   #mediaSerial = 0;
   #mounted = false;
   #closed = false;
@@ -81,6 +87,7 @@ export class StreamMedia implements StreamOutput {
     this.#factory.setEosShutdown(false);
     this.#factory.buildBin = () => this.#buildBin();
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
+    this.#busTimer = setInterval(() => this.#busRelay?.drain(this.#log), BUS_DRAIN_MS);
     this.#mount(true);
   }
 
@@ -137,6 +144,9 @@ export class StreamMedia implements StreamOutput {
     this.#pipeline?.setState(Gst.State.NULL);
     this.#pipeline = undefined;
     this.#feed = undefined;
+    clearInterval(this.#busTimer);
+    this.#busRelay?.drain(this.#log);
+    this.#busRelay = undefined;
     this.#onReleased();
     this.#log.debug('RTSP media released');
   }
@@ -154,6 +164,9 @@ export class StreamMedia implements StreamOutput {
     const video = buildVideoBranch(bin, this.#tracks.video, id);
     const audio = this.#tracks.audio ? buildAudioBranch(bin, this.#tracks.audio, id) : undefined;
     this.#feed = { video, audio, flowing: false };
+    this.#busRelay?.drain(this.#log);
+    this.#busRelay = BusRelay.create(`bus-${id}`);
+    if (this.#busRelay && !bin.add(this.#busRelay.element)) this.#busRelay = undefined;
     this.#log.debug({ media: id }, 'building RTSP media pipeline for a new reader');
     return bin;
   }

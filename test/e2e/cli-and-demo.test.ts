@@ -62,8 +62,15 @@ void test('--demo publishes a 1280x720 H.264 test pattern as "demo", with GStrea
   const stateChanges = gateway.logs.filter((l) => l.stream === 'demo' && l.level === 20 && /state/i.test(String(l.msg)));
   assert.ok(stateChanges.length > 0, `no debug line about a GStreamer state change of the demo:\n${gateway.logTail(40)}`);
   assert.ok(
-    stateChanges.some((l) => l.to === 'PLAYING'),
-    `no state change to PLAYING in ${JSON.stringify(stateChanges)}`,
+    stateChanges.some((l) => l.to === 'PLAYING' && l.element === 'demo-publisher'),
+    `no state change of the demo publisher to PLAYING in ${JSON.stringify(stateChanges)}`,
+  );
+  // The RTSP media pipeline too: gst-rtsp-server watches its bus on its own thread, and the
+  // native relay brings its messages to the log with the stream's name.
+  await waitFor(
+    () => gateway.logs.some((l) => l.stream === 'demo' && l.msg === 'GStreamer state changed' && l.element !== 'demo-publisher' && l.to === 'PLAYING'),
+    3000,
+    'a debug line about the RTSP media pipeline of "demo" going to PLAYING',
   );
   const exit = await gateway.stop();
   assert.equal(exit.code, 0);

@@ -1,0 +1,58 @@
+// Real GStreamer, in process: the native pgbusrelay element hands a pipeline's bus messages to
+// Node's thread, where pushgate logs them with the stream they belong to.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BusRelay, parseRelayed } from '../../src/gst/bus-relay';
+import { addAndLink, makeElement } from '../../src/gst/elements';
+import { Gst } from '../../src/gst/runtime';
+import type { Logger } from '../../src/core/logger';
+
+interface Logged {
+  readonly level: string;
+  readonly fields: Record<string, unknown>;
+  readonly msg: string | undefined;
+}
+
+function recordingLogger(lines: Logged[]): Logger {
+  const at = (level: string) => (first: object | string, msg?: string) =>
+    lines.push(typeof first === 'string' ? { level, fields: {}, msg: first } : { level, fields: first as Record<string, unknown>, msg });
+  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
+  return logger;
+}
+
+void test('the native pgbusrelay plugin is built and found', () => {
+  assert.ok(BusRelay.create('bus-found'), 'pgbusrelay is missing: scripts/build-native.sh builds it into native/build');
+});
+
+void test('an error inside a bin reaches Node with its element, text and debug; the pipeline state changes at debug level', () => {
+  const pipeline = new Gst.Pipeline({ name: 'relay-test' });
+  const bin = new Gst.Bin({ name: 'bin-relay-test' });
+  const relay = BusRelay.create('bus-relay-test');
+  assert.ok(relay);
+  bin.add(relay.element);
+  addAndLink(bin, [makeElement('filesrc', 'src-missing-file', { location: '/nonexistent/pushgate/file' }), makeElement('fakesink', 'sink-relay-test')]);
+  pipeline.add(bin);
+  try {
+    assert.equal(pipeline.setState(Gst.State.PAUSED), Gst.StateChangeReturn.FAILURE);
+    const lines: Logged[] = [];
+    const messages = relay.drain(recordingLogger(lines));
+    const error = lines.find((l) => l.level === 'error');
+    assert.ok(error, `no error logged from ${JSON.stringify(messages)}`);
+    assert.equal(error.fields.element, 'src-missing-file');
+    assert.match(String(error.msg), /GStreamer error: .*(not found|open)/i);
+    assert.match(String(error.fields.debug), /nonexistent/);
+    const states = lines.filter((l) => l.level === 'debug');
+    assert.ok(states.some((l) => l.fields.element === 'relay-test' && l.fields.from === 'NULL' && l.fields.to === 'READY'), JSON.stringify(states));
+    // Reading drains: nothing is handed over twice.
+    assert.deepEqual(relay.drain(recordingLogger([])), []);
+  } finally {
+    pipeline.setState(Gst.State.NULL);
+  }
+});
+
+void test('relayed lines are parsed field by field, and unknown kinds are ignored', () => {
+  assert.deepEqual(parseRelayed('warning\tparse-video-x\tlate buffer\tsome debug\nbogus\tx\ty\tz\neos\tpipeline0\t\t\n'), [
+    { kind: 'warning', source: 'parse-video-x', text: 'late buffer', debug: 'some debug' },
+    { kind: 'eos', source: 'pipeline0', text: undefined, debug: undefined },
+  ]);
+});
