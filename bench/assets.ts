@@ -23,6 +23,7 @@ export interface ClipSpec {
 export const CLIPS = {
   '4.5M': { width: 1280, height: 720, fps: 30, kbps: 4500, gop: 30, seconds: 20 },
   '1M': { width: 1280, height: 720, fps: 30, kbps: 1000, gop: 30, seconds: 20 },
+  '4.5M-gop2s': { width: 1280, height: 720, fps: 30, kbps: 4500, gop: 60, seconds: 20 },
 } as const satisfies Record<string, ClipSpec>;
 export type ClipName = keyof typeof CLIPS;
 
@@ -34,6 +35,11 @@ export function clipFile(name: ClipName): string {
 /** The first seconds of a clip as a raw H.264 file, for pushes of a whole file. */
 export function shortClipFile(name: ClipName): string {
   return clipFile(name).replace(/\.mkv$/, '-2s.h264');
+}
+
+/** A whole clip as a raw H.264 file, for the latency probe's publisher. */
+export function rawClipFile(name: ClipName): string {
+  return clipFile(name).replace(/\.mkv$/, '.h264');
 }
 
 /** Encodes the clips that are not there yet. */
@@ -54,6 +60,10 @@ export async function makeClips(): Promise<void> {
         '-an', `${file}.tmp.mkv`,
       ], 300_000);
       await runCommand('mv', [`${file}.tmp.mkv`, file], 5000);
+    }
+    const raw = rawClipFile(name);
+    if (!existsSync(raw)) {
+      await runCommand('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-i', file, '-c:v', 'copy', '-f', 'h264', raw], 60_000);
     }
     const short = shortClipFile(name);
     if (!existsSync(short)) {

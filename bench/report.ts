@@ -23,6 +23,10 @@ export interface ReadersSummary {
   readonly firstKeyframeP50Ms: number;
   readonly firstKeyframeP95Ms: number;
   readonly noKeyframe: number;
+  /** Push-to-reader latency of the probe's SEI markers, pooled over readers and rounds. */
+  readonly latencyP50Ms: number;
+  readonly latencyP95Ms: number;
+  readonly latencyMaxMs: number;
   readonly clientCpuPercent: number;
   readonly clientBusiestProcessCpuPercent: number;
   readonly clientSaturated: boolean;
@@ -48,6 +52,7 @@ export function summarizeReaders(scenario: string, description: string, side: Si
   const lost = runs.reduce((sum, run) => sum + run.lost, 0);
   const packets = runs.reduce((sum, run) => sum + run.packets, 0);
   const keyframes = runs.flatMap((run) => run.firstKeyframeMs);
+  const latencies = runs.flatMap((run) => run.latencyMs);
   const busiest = Math.max(...runs.map((run) => run.client.busiestProcessCpuPercent));
   return {
     scenario,
@@ -64,6 +69,9 @@ export function summarizeReaders(scenario: string, description: string, side: Si
     firstKeyframeP50Ms: percentile(keyframes, 50),
     firstKeyframeP95Ms: percentile(keyframes, 95),
     noKeyframe: runs.reduce((sum, run) => sum + run.noKeyframe, 0),
+    latencyP50Ms: percentile(latencies, 50),
+    latencyP95Ms: percentile(latencies, 95),
+    latencyMaxMs: latencies.length ? latencies.reduce((a, b) => Math.max(a, b)) : NaN,
     clientCpuPercent: mean(runs.map((run) => run.client.cpuPercent)),
     clientBusiestProcessCpuPercent: busiest,
     clientSaturated: busiest > CLIENT_SATURATED_PERCENT,
@@ -97,9 +105,9 @@ function markdownTable(header: readonly string[], rows: readonly (readonly strin
 }
 
 export function readersTable(summaries: readonly ReadersSummary[]): string {
-  const header = ['scenario', 'side', 'readers ok', 'server CPU %', 'peak RSS MB', 'recv Mbit/s', 'loss %', 'first KF p50/p95 ms', 'CPU pg/limit', 'client CPU %'];
+  const header = ['scenario', 'side', 'readers ok', 'server CPU %', 'peak RSS MB', 'recv Mbit/s', 'loss %', 'first KF p50/p95 ms', 'latency p50/p95/max ms', 'CPU pg/limit', 'client CPU %'];
   const rows = summaries.map((s) => {
-    if (s.rounds === 0) return [s.scenario, s.side, 'failed', '', '', '', '', '', '', ''];
+    if (s.rounds === 0) return [s.scenario, s.side, 'failed', '', '', '', '', '', '', '', ''];
     const readers = `${s.playing}/${s.readers}${s.stalled ? ` (${s.stalled} stalled)` : ''}`;
     const keyframe = `${fixed(s.firstKeyframeP50Ms, 0)}/${fixed(s.firstKeyframeP95Ms, 0)}${s.noKeyframe ? ` (${s.noKeyframe} none)` : ''}`;
     const client = `${fixed(s.clientCpuPercent, 0)}${s.clientSaturated ? ' SATURATED' : ''}`;
@@ -112,6 +120,7 @@ export function readersTable(summaries: readonly ReadersSummary[]): string {
       fixed(s.receivedMbps, 1),
       fixed(s.lossPercent, 2),
       keyframe,
+      Number.isFinite(s.latencyP50Ms) ? `${fixed(s.latencyP50Ms, 1)}/${fixed(s.latencyP95Ms, 1)}/${fixed(s.latencyMaxMs, 1)}` : '',
       s.cpuRatio === undefined ? '' : `${fixed(s.cpuRatio, 2)}x`,
       client,
     ];

@@ -1,7 +1,7 @@
 // One run of one scenario against one server: start the server and its publishers, put the load
 // on, measure, and stop everything it started whatever happens.
 import { setTimeout as delay } from 'node:timers/promises';
-import { clipFile, shortClipFile } from './assets';
+import { CLIPS, clipFile, rawClipFile, shortClipFile } from './assets';
 import { LoadWorker, ReadersLoad } from './load/load-client';
 import type { ChurnResult, ClientCost, LoadJob } from './load/protocol';
 import { machineBusyMeter, ProcessSampler } from './proc-stats';
@@ -31,6 +31,7 @@ export interface ReadersRun {
   readonly stalled: number;
   readonly firstKeyframeMs: readonly number[];
   readonly noKeyframe: number;
+  readonly latencyMs: readonly number[];
   readonly client: ClientCost;
   readonly machineBusyPercent: number;
 }
@@ -47,8 +48,9 @@ export interface ChurnRun {
   readonly leftover: { readonly streams: number; readonly readers: number } | undefined;
 }
 
-function streamsOf(scenario: { readonly clip: ReadersScenario['clip'] }, count: number): StreamSpec[] {
-  return Array.from({ length: count }, (_, i) => ({ name: `cam${i}`, clip: clipFile(scenario.clip) }));
+function streamsOf(scenario: { readonly clip: ReadersScenario['clip']; readonly publisher?: ReadersScenario['publisher'] }, count: number): StreamSpec[] {
+  const probe = scenario.publisher === 'probe' ? { rawClip: rawClipFile(scenario.clip), fps: CLIPS[scenario.clip].fps } : undefined;
+  return Array.from({ length: count }, (_, i) => ({ name: `cam${i}`, clip: clipFile(scenario.clip), probe }));
 }
 
 /** Starts the server, runs `body`, and stops the server whatever happens. */
@@ -75,6 +77,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
       readers,
       transport: scenario.transport,
       connectConcurrency: 50,
+      staggerMs: scenario.staggerMs,
       workers: scenario.workers,
     });
     try {
@@ -103,6 +106,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
         stalled: result.stalled,
         firstKeyframeMs: result.firstKeyframeMs,
         noKeyframe: result.noKeyframe,
+        latencyMs: result.latencyMs,
         client: result.client,
         machineBusyPercent: machineBusy(),
       };

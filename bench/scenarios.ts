@@ -15,6 +15,10 @@ export interface ReadersScenario {
   readonly transport: Transport;
   /** Load-client processes the readers are spread over. */
   readonly workers: number;
+  /** ffmpeg -re replays the clip; the probe marks each access unit with its send time (latency). */
+  readonly publisher: 'ffmpeg' | 'probe';
+  /** Readers join one by one this far apart (first-picture scenarios); 0: all at once. */
+  readonly staggerMs: number;
   readonly sides: readonly Side[];
 }
 
@@ -57,6 +61,8 @@ function fanout(name: string, clip: ClipName, readers: number, transport: Transp
     readersPerStream: readers,
     transport,
     workers,
+    publisher: 'ffmpeg',
+    staggerMs: 0,
     sides: BOTH,
   };
 }
@@ -71,6 +77,8 @@ function publishers(name: string, count: number): ReadersScenario {
     readersPerStream: 1,
     transport: 'tcp',
     workers: 1,
+    publisher: 'ffmpeg',
+    staggerMs: 0,
     sides: BOTH,
   };
 }
@@ -81,6 +89,16 @@ export const SCENARIOS: readonly Scenario[] = [
   fanout('fanout-200-tcp', '4.5M', 200, 'tcp', 2),
   fanout('fanout-50-udp', '4.5M', 50, 'udp'),
   fanout('fanout-1000-tcp-1M', '1M', 1000, 'tcp', 2),
+  {
+    ...fanout('latency-5-tcp', '4.5M', 5, 'tcp'),
+    description: '1 probe publisher (4.5Mbit/s, send time in an SEI per frame), 5 TCP readers: push-to-reader latency',
+    publisher: 'probe',
+  },
+  {
+    ...fanout('first-picture-gop2s', '4.5M-gop2s', 20, 'tcp'),
+    description: '1 publisher (4.5Mbit/s, GOP 2 s), 20 TCP readers joining 97 ms apart: time from PLAY to the first keyframe',
+    staggerMs: 97,
+  },
   publishers('publishers-16', 16),
   publishers('publishers-32', 32),
   {

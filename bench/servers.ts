@@ -20,7 +20,11 @@ export interface StreamSpec {
   readonly name: string;
   /** A clip ffmpeg can -stream_loop (.mkv). */
   readonly clip: string;
+  /** Publish with the latency probe instead of ffmpeg: the same clip as raw H.264. */
+  readonly probe: { readonly rawClip: string; readonly fps: number } | undefined;
 }
+
+const PROBE_SCRIPT = path.join(__dirname, 'latency', 'probe-publisher.js');
 
 export interface RunningServer {
   readonly side: Side;
@@ -39,6 +43,13 @@ function aliveCheck(server: BenchProcess): () => void {
   return () => {
     if (!server.running) throw new Error(`${server.name} died${server.outputTail()}`);
   };
+}
+
+/** The probe replaying the clip frame by frame with send-time SEIs, to a URL or a FIFO. */
+function probePublisher(stream: StreamSpec, target: { url: string } | { fifo: string }): BenchProcess {
+  const probe = stream.probe!;
+  const output = 'url' in target ? ['--url', target.url] : ['--fifo', target.fifo];
+  return new BenchProcess(`probe publisher ${stream.name}`, process.execPath, [PROBE_SCRIPT, '--clip', probe.rawClip, '--fps', String(probe.fps), ...output]);
 }
 
 /** ffmpeg replaying a clip in real time, forever, as raw H.264 to `output`. */
@@ -83,7 +94,8 @@ async function startPushgate(streams: readonly StreamSpec[], main: string): Prom
       'listening line',
     );
     for (const stream of streams) {
-      publishers.push(publisher(stream.name, stream.clip, ['-content_type', 'video/h264', '-method', 'POST', `http://${HOST}:${ports.http}/push/${stream.name}`]));
+      const url = `http://${HOST}:${ports.http}/push/${stream.name}`;
+      publishers.push(stream.probe ? probePublisher(stream, { url }) : publisher(stream.name, stream.clip, ['-content_type', 'video/h264', '-method', 'POST', url]));
     }
     await Promise.all(streams.map((stream) => waitForPushgateLive(ports.http, stream.name, server)));
     return { side: 'pushgate', pid: server.pid, rtspPort: ports.rtsp, httpPort: ports.http, checkAlive: aliveCheck(server), stop };
@@ -127,7 +139,9 @@ async function startLimit(streams: readonly StreamSpec[], binary: string): Promi
     const live = streams.map((stream) => started.waitForLine((line) => (line === `live ${stream.name}` ? true : undefined), LIVE_TIMEOUT_MS, `live ${stream.name}`));
     for (const waiting of live) waiting.catch(() => undefined); // awaited below, unless startup fails first
     const rtspPort = Number(await port);
-    streams.forEach((stream, i) => publishers.push(publisher(stream.name, stream.clip, ['-y', fifos[i]!])));
+    streams.forEach((stream, i) =>
+      publishers.push(stream.probe ? probePublisher(stream, { fifo: fifos[i]! }) : publisher(stream.name, stream.clip, ['-y', fifos[i]!])),
+    );
     await Promise.all(live);
     return { side: 'limit', pid: started.pid, rtspPort, httpPort: undefined, checkAlive: aliveCheck(started), stop };
   } catch (error) {

@@ -121,6 +121,7 @@ function mergeReaders(results: readonly ReadersResult[]): ReadersResult {
     stalled: total('stalled'),
     firstKeyframeMs: results.flatMap((result) => result.firstKeyframeMs),
     noKeyframe: total('noKeyframe'),
+    latencyMs: results.flatMap((result) => result.latencyMs),
     client: {
       cpuPercent: results.reduce((sum, result) => sum + result.client.cpuPercent, 0),
       busiestProcessCpuPercent: Math.max(...results.map((result) => result.client.cpuPercent)),

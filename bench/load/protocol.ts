@@ -16,6 +16,8 @@ export interface ReadersJob {
   readonly transport: Transport;
   /** RTSP handshakes in flight at once while connecting. */
   readonly connectConcurrency: number;
+  /** Reader i starts connecting i * staggerMs after the first (0: all at once), so joins land at spread points of the GOP. */
+  readonly staggerMs: number;
   /** UDP readers bind RTP/RTCP port pairs from here upwards. */
   readonly udpPortBase: number;
 }
@@ -68,6 +70,8 @@ export interface ReadersResult {
   /** Per reader that saw one: ms from sending PLAY to the first keyframe packet. */
   readonly firstKeyframeMs: readonly number[];
   readonly noKeyframe: number;
+  /** Push-to-reader latencies (ms) of the probe SEIs received in the window (probe publishers only). */
+  readonly latencyMs: readonly number[];
   readonly client: ClientCost;
 }
 

@@ -1,5 +1,7 @@
 // Per-reader RTP accounting, kept cheap because it runs for every packet of every reader:
-// bytes, packets, sequence gaps (loss), and the arrival of the first H.264 keyframe.
+// bytes, packets, sequence gaps (loss), the arrival of the first H.264 keyframe, and the
+// latency probe's send times (SEI) when the publisher is the probe.
+import { findProbeSei, wallClockMs } from '../latency/sei';
 
 const H264_IDR = 5;
 const H264_STAP_A = 24;
@@ -45,6 +47,8 @@ export class RtpCounter {
   playSentAt: number | undefined;
   /** Milliseconds from PLAY to the first packet of a keyframe. */
   firstKeyframeMs: number | undefined;
+  /** Push-to-reader latency (ms) of each probe SEI received. */
+  readonly latenciesMs: number[] = [];
   #lastSeq = -1;
 
   /** One RTP packet: `length` bytes of `packet` from `start`. */
@@ -60,9 +64,12 @@ export class RtpCounter {
       this.lost += gap;
     }
     this.#lastSeq = seq;
-    if (this.firstKeyframeMs === undefined && this.playSentAt !== undefined) {
-      const payload = payloadOffset(packet, start, length);
-      if (payload >= 0 && payloadHasIdr(packet, payload, start + length)) this.firstKeyframeMs = performance.now() - this.playSentAt;
+    const payload = payloadOffset(packet, start, length);
+    if (payload < 0) return;
+    if (this.firstKeyframeMs === undefined && this.playSentAt !== undefined && payloadHasIdr(packet, payload, start + length)) {
+      this.firstKeyframeMs = performance.now() - this.playSentAt;
     }
+    const sentAt = findProbeSei(packet, payload, start + length);
+    if (sentAt !== undefined) this.latenciesMs.push(wallClockMs() - sentAt);
   }
 }

@@ -104,8 +104,10 @@ async function runReaders(job: ReadersJob): Promise<void> {
     nextUdpPort += 2;
     return port;
   };
+  const startedAt = performance.now();
   await forEachLimited(job.count, job.connectConcurrency, async (i) => {
     const path = job.paths[(job.firstIndex + i) % job.paths.length]!;
+    if (job.staggerMs > 0) await delay(Math.max(0, startedAt + (job.firstIndex + i) * job.staggerMs - performance.now()));
     const reader = new RtspReader(job.host, job.rtspPort, path);
     readers.push(reader);
     try {
@@ -121,6 +123,7 @@ async function runReaders(job: ReadersJob): Promise<void> {
   const packetsAtMark = readers.map((reader) => reader.counter.packets);
   const sum = (field: 'bytes' | 'packets' | 'lost'): number => readers.reduce((total, reader) => total + reader.counter[field], 0);
   const atMark = { bytes: sum('bytes'), packets: sum('packets'), lost: sum('lost') };
+  for (const reader of readers) reader.counter.latenciesMs.length = 0;
   const cost = new CostMeter();
   await send({ type: 'marked' });
 
@@ -145,6 +148,7 @@ async function runReaders(job: ReadersJob): Promise<void> {
     stalled: readers.filter((reader, i) => reader.counter.packets === packetsAtMark[i]).length,
     firstKeyframeMs,
     noKeyframe: readers.length - firstKeyframeMs.length,
+    latencyMs: readers.flatMap((reader) => reader.counter.latenciesMs),
     client,
   };
   for (const reader of readers) reader.close();

@@ -1,0 +1,70 @@
+// The latency probe's publisher: replays a raw H.264 clip access unit by access unit at its
+// frame rate, forever, with a probe SEI (the send time) before the first slice of each unit.
+// It writes to pushgate as a chunked HTTP POST, or to the C limit through a FIFO.
+//
+//   node probe-publisher.js --clip file.h264 --fps 30 (--url http://host:port/push/name | --fifo path)
+import { createWriteStream, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { AnnexBFramer } from '../../src/ingest/annexb-framer';
+import { probeSei, wallClockMs } from './sei';
+
+const START_CODE = Buffer.from([0, 0, 0, 1]);
+
+/** The clip's access units, each with the probe SEI's insertion point (its first slice). */
+function loadUnits(file: string): { data: Buffer; firstSlice: number }[] {
+  const framer = new AnnexBFramer('h264');
+  const units = [...framer.push(readFileSync(file)), ...framer.flush()];
+  return units.map((unit) => ({ data: Buffer.from(unit.data), firstSlice: firstSliceOffset(unit.data) }));
+}
+
+/** Offset of the start code of the first VCL NAL unit (types 1-5). */
+function firstSliceOffset(data: Uint8Array): number {
+  for (let i = 0; i + 3 < data.length; i++) {
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) {
+      const type = data[i + 3]! & 0x1f;
+      if (type >= 1 && type <= 5) return i > 0 && data[i - 1] === 0 ? i - 1 : i;
+    }
+  }
+  return 0;
+}
+
+function openOutput(url: string | undefined, fifo: string | undefined): Writable {
+  if (fifo) return createWriteStream(fifo);
+  if (!url) throw new Error('--url or --fifo is required');
+  const request = http.request(url, { method: 'POST', headers: { 'content-type': 'video/h264', 'transfer-encoding': 'chunked' } });
+  request.on('response', (response) => {
+    process.stderr.write(`probe publisher: answered ${response.statusCode}\n`);
+    process.exit(1);
+  });
+  request.setNoDelay(true);
+  return request;
+}
+
+function main(): void {
+  const { values } = parseArgs({ options: { clip: { type: 'string' }, fps: { type: 'string', default: '30' }, url: { type: 'string' }, fifo: { type: 'string' } } });
+  if (!values.clip) throw new Error('--clip is required');
+  const units = loadUnits(values.clip);
+  if (units.length === 0) throw new Error(`no access units in ${values.clip}`);
+  const periodMs = 1000 / Number(values.fps);
+  const output = openOutput(values.url, values.fifo);
+  output.on('error', (error) => {
+    process.stderr.write(`probe publisher: ${error.message}\n`);
+    process.exit(1);
+  });
+  const startedAt = performance.now();
+  let index = 0;
+  const sendNext = (): void => {
+    const unit = units[index % units.length]!;
+    const sentAt = wallClockMs();
+    output.write(Buffer.concat([unit.data.subarray(0, unit.firstSlice), START_CODE, probeSei(sentAt), unit.data.subarray(unit.firstSlice)]));
+    index++;
+    // Due times from the start, so timer lateness does not accumulate.
+    setTimeout(sendNext, Math.max(0, startedAt + index * periodMs - performance.now()));
+  };
+  sendNext();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
+}
+
+main();
