@@ -41,7 +41,10 @@ interface Feed {
  * calls these on an RTSP client thread (holding only this factory's lock), once per media.
  */
 class PushgateMediaFactory extends GstRtspServer.RTSPMediaFactory {
-  buildBin: (() => Bin) | undefined;
+  // `declare`, not a class field: V8 defines class fields with DefineNamedOwnIC, which traps
+  // (SIGTRAP, the whole process) on node-gtk's wrapper objects once its inline cache has seen
+  // more than a few of them (16 streams going live at once).
+  declare buildBin: (() => Bin) | undefined;
 
   /** One shared media per stream whatever host or port the reader's URL names. */
   override virtual_genKey(): string {
