@@ -1,6 +1,6 @@
 // Turns runs into the benchmark's summary: one row per scenario and side (rounds pooled), the
 // pushgate/limit CPU ratio, and Markdown tables for the terminal and docs/benchmarks.md.
-import type { ChurnRun, ReadersRun } from './runs';
+import type { ChurnRun, IdleRun, ReadersRun } from './runs';
 import type { Side } from './servers';
 
 /** A load-client process above this (% of one core) may have limited what it measured. */
@@ -154,5 +154,22 @@ export function churnTable(summaries: readonly ChurnSummary[]): string {
       fixed(run.churn.client.cpuPercent, 0),
     ];
   });
+  return markdownTable(header, rows);
+}
+
+export interface IdleSummary {
+  readonly scenario: string;
+  readonly side: Side;
+  readonly run: IdleRun | undefined;
+  readonly error: string | undefined;
+}
+
+export function idleTable(summaries: readonly IdleSummary[]): string {
+  const header = ['scenario', 'side', 'streams', 'RSS MB', 'streams', 'RSS MB', 'per idle stream MB'];
+  const rows = summaries.map(({ scenario, side, run }) =>
+    run
+      ? [scenario, side, String(run.streams), fixed(run.rssMb, 1), String(run.moreStreams), fixed(run.moreRssMb, 1), fixed(run.perStreamMb, 2)]
+      : [scenario, side, 'failed', '', '', '', ''],
+  );
   return markdownTable(header, rows);
 }

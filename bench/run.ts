@@ -10,8 +10,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLimitServer, CLIPS, makeClips, REPO_ROOT } from './assets';
 import { killEverything } from './processes';
-import { churnTable, readersTable, summarizeReaders, withCpuRatios, type ChurnSummary, type ReadersSummary } from './report';
-import { runChurn, runReaders, type ReadersRun, type RunSettings } from './runs';
+import { churnTable, idleTable, readersTable, summarizeReaders, withCpuRatios, type ChurnSummary, type IdleSummary, type ReadersSummary } from './report';
+import { runChurn, runIdle, runReaders, type ReadersRun, type RunSettings } from './runs';
 import { SCENARIOS, type Scenario } from './scenarios';
 import { DEFAULT_PUSHGATE_MAIN, type Side } from './servers';
 
@@ -133,6 +133,21 @@ async function benchChurn(scenario: Extract<Scenario, { kind: 'reader-churn' | '
   return summaries;
 }
 
+async function benchIdle(scenario: Extract<Scenario, { kind: 'idle-streams' }>, settings: RunSettings): Promise<IdleSummary[]> {
+  const summaries: IdleSummary[] = [];
+  for (const side of scenario.sides) {
+    try {
+      const run = await runIdle(scenario, side, settings);
+      summaries.push({ scenario: scenario.name, side, run, error: undefined });
+      log(`${scenario.name} ${side}: ${run.streams} streams ${run.rssMb.toFixed(1)} MB, ${run.moreStreams} streams ${run.moreRssMb.toFixed(1)} MB: ${run.perStreamMb.toFixed(2)} MB per idle stream`);
+    } catch (error) {
+      summaries.push({ scenario: scenario.name, side, run: undefined, error: describeError(error) });
+      log(`${scenario.name} ${side} FAILED: ${describeError(error)}`);
+    }
+  }
+  return summaries;
+}
+
 async function main(): Promise<void> {
   const options = readOptions();
   const scenarios = SCENARIOS.filter((scenario) => !options.only || options.only.includes(scenario.name));
@@ -143,9 +158,11 @@ async function main(): Promise<void> {
 
   const readers: ReadersSummary[] = [];
   const churn: ChurnSummary[] = [];
+  const idle: IdleSummary[] = [];
   for (const [index, scenario] of scenarios.entries()) {
     log(`${scenario.name}: ${scenario.description}`);
     if (scenario.kind === 'readers') readers.push(...(await benchReaders(scenario, index, options, settings)));
+    else if (scenario.kind === 'idle-streams') idle.push(...(await benchIdle(scenario, settings)));
     else churn.push(...(await benchChurn(scenario, settings)));
   }
 
@@ -159,6 +176,10 @@ async function main(): Promise<void> {
     'Memory under churn (after warm-up; RSS of the server process):',
     '',
     churnTable(churn),
+    '',
+    'Idle streams (no readers; RSS of the server process after the window):',
+    '',
+    idleTable(idle),
   ].join('\n');
   process.stdout.write(`\n${tables}\n`);
   for (const summary of summaries) {
@@ -166,7 +187,7 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const report = { startedAt: startedAt.toISOString(), durationS, machine: machine(), options, clips: CLIPS, scenarios, readers: summaries, churn };
+  const report = { startedAt: startedAt.toISOString(), durationS, machine: machine(), options, clips: CLIPS, scenarios, readers: summaries, churn, idle };
   writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(RESULTS_DIR, 'latest.md'), `${tables}\n`);
   log(`done in ${durationS.toFixed(0)} s: bench/results/latest.json, bench/results/latest.md`);

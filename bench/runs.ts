@@ -5,7 +5,7 @@ import { CLIPS, clipFile, rawClipFile, shortClipFile } from './assets';
 import { LoadWorker, ReadersLoad } from './load/load-client';
 import type { ChurnResult, ClientCost, LoadJob } from './load/protocol';
 import { machineBusyMeter, ProcessSampler } from './proc-stats';
-import type { PublishChurnScenario, ReaderChurnScenario, ReadersScenario } from './scenarios';
+import type { IdleStreamsScenario, PublishChurnScenario, ReaderChurnScenario, ReadersScenario } from './scenarios';
 import { HOST, startServer, type RunningServer, type ServerBinaries, type Side, type StreamSpec } from './servers';
 
 export interface RunSettings extends ServerBinaries {
@@ -114,6 +114,30 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
       await load.stop();
     }
   });
+}
+
+export interface IdleRun {
+  readonly side: Side;
+  readonly streams: number;
+  readonly rssMb: number;
+  readonly moreStreams: number;
+  readonly moreRssMb: number;
+  /** (moreRssMb - rssMb) / (moreStreams - streams) */
+  readonly perStreamMb: number;
+}
+
+/** RSS after the window, with `streams` and with `streams + extra` live streams and no reader. */
+export async function runIdle(scenario: IdleStreamsScenario, side: Side, settings: RunSettings): Promise<IdleRun> {
+  const rssWith = (count: number): Promise<number> =>
+    withServer(side, streamsOf(scenario, count), settings, async (server, sampler) => {
+      await delay((settings.settleS + settings.windowS) * 1000);
+      server.checkAlive();
+      return sampler.rssMb;
+    });
+  const rssMb = await rssWith(scenario.streams);
+  const moreStreams = scenario.streams + scenario.extra;
+  const moreRssMb = await rssWith(moreStreams);
+  return { side, streams: scenario.streams, rssMb, moreStreams, moreRssMb, perStreamMb: (moreRssMb - rssMb) / scenario.extra };
 }
 
 const CHURN_TIMEOUT_MS = 240_000;

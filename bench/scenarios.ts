@@ -47,7 +47,19 @@ export interface PublishChurnScenario {
   readonly sides: readonly ['pushgate'];
 }
 
-export type Scenario = ReadersScenario | ReaderChurnScenario | PublishChurnScenario;
+/** Live streams with no readers, for what one idle stream costs. */
+export interface IdleStreamsScenario {
+  readonly kind: 'idle-streams';
+  readonly name: string;
+  readonly description: string;
+  readonly clip: ClipName;
+  /** Measured with this many streams and with `streams + extra`: the difference over `extra` is the cost of one. */
+  readonly streams: number;
+  readonly extra: number;
+  readonly sides: readonly Side[];
+}
+
+export type Scenario = ReadersScenario | ReaderChurnScenario | PublishChurnScenario | IdleStreamsScenario;
 
 const BOTH: readonly Side[] = ['pushgate', 'limit'];
 
@@ -101,6 +113,15 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   publishers('publishers-16', 16),
   publishers('publishers-32', 32),
+  {
+    kind: 'idle-streams',
+    name: 'idle-streams',
+    description: 'RSS with 1 and with 11 live 1Mbit/s streams that nobody reads',
+    clip: '1M',
+    streams: 1,
+    extra: 10,
+    sides: BOTH,
+  },
   {
     kind: 'reader-churn',
     name: 'reader-churn-500',
