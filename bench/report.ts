@@ -173,3 +173,20 @@ export function idleTable(summaries: readonly IdleSummary[]): string {
   );
   return markdownTable(header, rows);
 }
+
+export interface MaxReadersSummary {
+  readonly scenario: string;
+  readonly side: Side;
+  /** The largest step held with every reader playing, no loss and no stall (0: none). */
+  readonly held: number;
+  readonly stoppedBy: string;
+}
+
+export function maxReadersTable(summaries: readonly MaxReadersSummary[]): string {
+  const limit = (scenario: string): number | undefined => summaries.find((s) => s.scenario === scenario && s.side === 'limit')?.held;
+  const rows = summaries.map((s) => {
+    const of = s.side === 'pushgate' ? limit(s.scenario) : undefined;
+    return [s.scenario, s.side, String(s.held), of ? `${fixed((100 * s.held) / of, 0)} %` : '', s.stoppedBy];
+  });
+  return markdownTable(['scenario', 'side', 'readers held', 'of limit', 'stopped at'], rows);
+}

@@ -10,7 +10,18 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLimitServer, CLIPS, makeClips, REPO_ROOT } from './assets';
 import { killEverything } from './processes';
-import { churnTable, idleTable, readersTable, summarizeReaders, withCpuRatios, type ChurnSummary, type IdleSummary, type ReadersSummary } from './report';
+import {
+  churnTable,
+  idleTable,
+  maxReadersTable,
+  readersTable,
+  summarizeReaders,
+  withCpuRatios,
+  type ChurnSummary,
+  type IdleSummary,
+  type MaxReadersSummary,
+  type ReadersSummary,
+} from './report';
 import { runChurn, runIdle, runReaders, type ReadersRun, type RunSettings } from './runs';
 import { SCENARIOS, type Scenario } from './scenarios';
 import { DEFAULT_PUSHGATE_MAIN, type Side } from './servers';
@@ -133,6 +144,34 @@ async function benchChurn(scenario: Extract<Scenario, { kind: 'reader-churn' | '
   return summaries;
 }
 
+/** Climbs the ladder per side and reports the last step held cleanly. */
+async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers' }>, settings: RunSettings): Promise<MaxReadersSummary[]> {
+  const summaries: MaxReadersSummary[] = [];
+  for (const side of scenario.step.sides) {
+    let held = 0;
+    let stoppedBy = 'the top of the ladder';
+    for (const readers of scenario.ladder) {
+      const step = { ...scenario.step, name: `${scenario.name}-${readers}`, readersPerStream: readers };
+      try {
+        const run = await runReaders(step, side, 0, { ...settings, windowS: scenario.holdS });
+        log(runLine(step.name, run));
+        const clean = run.lost === 0 && run.stalled === 0 && run.playing === readers;
+        if (!clean) {
+          stoppedBy = `${readers}: ${run.playing}/${readers} playing, ${run.lost} lost, ${run.stalled} stalled`;
+          break;
+        }
+        held = readers;
+      } catch (error) {
+        stoppedBy = `${readers}: ${describeError(error)}`;
+        log(`${step.name} ${side} FAILED: ${stoppedBy}`);
+        break;
+      }
+    }
+    summaries.push({ scenario: scenario.name, side, held, stoppedBy });
+  }
+  return summaries;
+}
+
 async function benchIdle(scenario: Extract<Scenario, { kind: 'idle-streams' }>, settings: RunSettings): Promise<IdleSummary[]> {
   const summaries: IdleSummary[] = [];
   for (const side of scenario.sides) {
@@ -159,10 +198,12 @@ async function main(): Promise<void> {
   const readers: ReadersSummary[] = [];
   const churn: ChurnSummary[] = [];
   const idle: IdleSummary[] = [];
+  const maxReaders: MaxReadersSummary[] = [];
   for (const [index, scenario] of scenarios.entries()) {
     log(`${scenario.name}: ${scenario.description}`);
     if (scenario.kind === 'readers') readers.push(...(await benchReaders(scenario, index, options, settings)));
     else if (scenario.kind === 'idle-streams') idle.push(...(await benchIdle(scenario, settings)));
+    else if (scenario.kind === 'max-readers') maxReaders.push(...(await benchMaxReaders(scenario, settings)));
     else churn.push(...(await benchChurn(scenario, settings)));
   }
 
@@ -177,6 +218,10 @@ async function main(): Promise<void> {
     '',
     churnTable(churn),
     '',
+    'Most readers held without loss:',
+    '',
+    maxReadersTable(maxReaders),
+    '',
     'Idle streams (no readers; RSS of the server process after the window):',
     '',
     idleTable(idle),
@@ -187,7 +232,7 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const report = { startedAt: startedAt.toISOString(), durationS, machine: machine(), options, clips: CLIPS, scenarios, readers: summaries, churn, idle };
+  const report = { startedAt: startedAt.toISOString(), durationS, machine: machine(), options, clips: CLIPS, scenarios, readers: summaries, churn, idle, maxReaders };
   writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(RESULTS_DIR, 'latest.md'), `${tables}\n`);
   log(`done in ${durationS.toFixed(0)} s: bench/results/latest.json, bench/results/latest.md`);

@@ -59,7 +59,18 @@ export interface IdleStreamsScenario {
   readonly sides: readonly Side[];
 }
 
-export type Scenario = ReadersScenario | ReaderChurnScenario | PublishChurnScenario | IdleStreamsScenario;
+/** The most readers a side holds without loss: a ladder of reader counts, each held for `holdS`. */
+export interface MaxReadersScenario {
+  readonly kind: 'max-readers';
+  readonly name: string;
+  readonly description: string;
+  /** Climbed until a step loses packets, stalls a reader or fails to connect one. */
+  readonly ladder: readonly number[];
+  readonly holdS: number;
+  readonly step: ReadersScenario;
+}
+
+export type Scenario = ReadersScenario | ReaderChurnScenario | PublishChurnScenario | IdleStreamsScenario | MaxReadersScenario;
 
 const BOTH: readonly Side[] = ['pushgate', 'limit'];
 
@@ -113,6 +124,14 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   publishers('publishers-16', 16),
   publishers('publishers-32', 32),
+  {
+    kind: 'max-readers',
+    name: 'max-readers-tcp',
+    description: 'the most TCP readers of a 1Mbit/s stream held for 30 s without loss (ladder 500, 1000, 1500, 2000)',
+    ladder: [500, 1000, 1500, 2000],
+    holdS: 30,
+    step: fanout('max-readers-step', '1M', 500, 'tcp', 2),
+  },
   {
     kind: 'idle-streams',
     name: 'idle-streams',
