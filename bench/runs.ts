@@ -3,7 +3,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { CLIPS, clipFile, rawClipFile, shortClipFile } from './assets';
 import { LoadWorker, ReadersLoad } from './load/load-client';
-import type { ChurnResult, ClientCost, LoadJob } from './load/protocol';
+import type { ChurnResult, LoadJob, ReadersResult } from './load/protocol';
 import { machineBusyMeter, ProcessSampler } from './proc-stats';
 import type { IdleStreamsScenario, PublishChurnScenario, ReaderChurnScenario, ReadersScenario } from './scenarios';
 import { HOST, startServer, type RunningServer, type ServerBinaries, type Side, type StreamSpec } from './servers';
@@ -15,24 +15,13 @@ export interface RunSettings extends ServerBinaries {
   readonly settleS: number;
 }
 
-export interface ReadersRun {
+/** What the readers saw, and what it cost the server, in one run. */
+export interface ReadersRun extends ReadersResult {
   readonly side: Side;
   readonly round: number;
-  readonly readers: number;
-  readonly playing: number;
-  readonly failures: readonly string[];
-  readonly windowS: number;
   readonly serverCpuSeconds: number;
   readonly serverCpuPercent: number;
   readonly peakRssMb: number;
-  readonly bytes: number;
-  readonly packets: number;
-  readonly lost: number;
-  readonly stalled: number;
-  readonly firstKeyframeMs: readonly number[];
-  readonly noKeyframe: number;
-  readonly latencyMs: readonly number[];
-  readonly client: ClientCost;
   readonly machineBusyPercent: number;
 }
 
@@ -91,23 +80,12 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
       const cost = sampler.stop();
       server.checkAlive();
       return {
+        ...result,
         side,
         round,
-        readers: result.readers,
-        playing: result.playing,
-        failures: result.failures,
-        windowS: result.windowS,
         serverCpuSeconds: cost.cpuSeconds,
         serverCpuPercent: cost.cpuPercent,
         peakRssMb: cost.peakRssMb,
-        bytes: result.bytes,
-        packets: result.packets,
-        lost: result.lost,
-        stalled: result.stalled,
-        firstKeyframeMs: result.firstKeyframeMs,
-        noKeyframe: result.noKeyframe,
-        latencyMs: result.latencyMs,
-        client: result.client,
         machineBusyPercent: machineBusy(),
       };
     } finally {

@@ -22,27 +22,25 @@ export interface ReadersScenario {
   readonly sides: readonly Side[];
 }
 
-/** Readers joining and leaving one live stream, for memory growth. */
-export interface ReaderChurnScenario {
-  readonly kind: 'reader-churn';
+/** Cycles run after warm-up cycles, some at once, with RSS compared before and after. */
+interface ChurnScenario {
   readonly name: string;
   readonly description: string;
   readonly clip: ClipName;
   readonly warmupCycles: number;
   readonly cycles: number;
   readonly concurrency: number;
+}
+
+/** Readers joining and leaving one live stream, for memory growth. */
+export interface ReaderChurnScenario extends ChurnScenario {
+  readonly kind: 'reader-churn';
   readonly sides: readonly Side[];
 }
 
 /** Publishers pushing a short clip to a new name, with a reader each time, for memory growth. */
-export interface PublishChurnScenario {
+export interface PublishChurnScenario extends ChurnScenario {
   readonly kind: 'publish-churn';
-  readonly name: string;
-  readonly description: string;
-  readonly clip: ClipName;
-  readonly warmupCycles: number;
-  readonly cycles: number;
-  readonly concurrency: number;
   /** Publishing over HTTP is pushgate's; the limit has fixed mounts. */
   readonly sides: readonly ['pushgate'];
 }
