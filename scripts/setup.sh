@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs whatever pushgate needs that is missing, then builds it: Debian packages (GStreamer,
-# gst-rtsp-server, ffmpeg, build tools), npm packages (node-gtk is compiled from source), and
-# the TypeScript build. Safe to run again: it only does what is missing.
+# gst-rtsp-server, ffmpeg, build tools), the native fast-start plugin (gcc), npm packages
+# (node-gtk is compiled from source), and the TypeScript build. Safe to run again: it only does what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -67,7 +67,13 @@ build() {
   npx tsc -p tsconfig.json
 }
 
+build_native() {
+  # The fast-start plugin; pushgate runs without it (with a warning) if it cannot be built.
+  bash scripts/build-native.sh || say "the native fast-start plugin could not be built: pushgate will run without fast start"
+}
+
 need_node
 install_debian_packages
+build_native
 install_npm_packages
 build
