@@ -157,16 +157,19 @@ static GQuark client_quark, released_quark;
 
 /* ---------- keyframe detection on RTP payloads ---------- */
 
+/* Only a random-access slice makes a keyframe: parameter sets alone do not (pushgate puts
+ * them before the first, non-key, frame of a new pipeline). The access unit is still cut at
+ * its first packet, so the parameter sets that precede the slice are primed too. */
 static gboolean
 h264_nal_is_key (guint8 type)
 {
-  return type == 5 || type == 7;        /* IDR slice, SPS */
+  return type == 5;             /* IDR slice */
 }
 
 static gboolean
 h265_nal_is_key (guint8 type)
 {
-  return (type >= 16 && type <= 21) || (type >= 32 && type <= 34);      /* IRAP, VPS/SPS/PPS */
+  return type >= 16 && type <= 21;      /* IRAP: BLA, IDR, CRA */
 }
 
 static gboolean
