@@ -147,7 +147,7 @@ G_DEFINE_TYPE (PgFastStart, pg_fast_start, GST_TYPE_ELEMENT);
 
 enum
 {
-  PROP_0, PROP_SERVER, PROP_RELEASE_MEDIA, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
+  PROP_0, PROP_SERVER, PROP_RELEASE_MEDIA, PROP_DETACH, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
   PROP_MAX_PRIME_BYTES, PROP_MAX_LOG_BYTES, PROP_MAX_CONCURRENT, PROP_CHUNK_PACKETS,
   PROP_PRIMED_JOINS, PROP_LIVE_JOINS, PROP_FALLBACKS, PROP_COMPLETED, PROP_ACTIVE,
   PROP_LOG_BYTES
@@ -1162,6 +1162,21 @@ release_media (PgFastStart * fs, GstRTSPMedia * media)
     media_rec_free (rec);
 }
 
+/* Leaves the server and releases every media still held. */
+static void
+detach_all (PgFastStart * fs)
+{
+  GList *medias, *l;
+
+  set_server (fs, NULL);
+  g_mutex_lock (&fs->lock);
+  medias = g_hash_table_get_keys (fs->medias);
+  g_mutex_unlock (&fs->lock);
+  for (l = medias; l; l = l->next)
+    release_media (fs, l->data);
+  g_list_free (medias);
+}
+
 /* ---------- GObject boilerplate ---------- */
 
 static guint64
@@ -1199,6 +1214,10 @@ pg_fast_start_set_property (GObject * object, guint id, const GValue * value,
       break;
     case PROP_RELEASE_MEDIA:
       release_media (fs, g_value_get_object (value));
+      break;
+    case PROP_DETACH:
+      if (g_value_get_boolean (value))
+        detach_all (fs);
       break;
     case PROP_MAX_GOPS:
       fs->max_gops = g_value_get_uint (value);
@@ -1278,16 +1297,7 @@ pg_fast_start_get_property (GObject * object, guint id, GValue * value, GParamSp
 static void
 pg_fast_start_dispose (GObject * object)
 {
-  PgFastStart *fs = PG_FAST_START (object);
-  GList *medias, *l;
-
-  set_server (fs, NULL);
-  g_mutex_lock (&fs->lock);
-  medias = g_hash_table_get_keys (fs->medias);
-  g_mutex_unlock (&fs->lock);
-  for (l = medias; l; l = l->next)
-    release_media (fs, l->data);
-  g_list_free (medias);
+  detach_all (PG_FAST_START (object));
   G_OBJECT_CLASS (pg_fast_start_parent_class)->dispose (object);
 }
 
@@ -1333,6 +1343,11 @@ pg_fast_start_class_init (PgFastStartClass * klass)
       g_param_spec_object ("release-media", "Release media",
           "Write a media to drop its log and the prepare count fast start holds on it",
           GST_TYPE_RTSP_MEDIA, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  /* node-gtk cannot write NULL to an object property: this is how it lets go of the server. */
+  g_object_class_install_property (oc, PROP_DETACH,
+      g_param_spec_boolean ("detach", "Detach",
+          "Write TRUE to leave the server and release every media", FALSE,
+          G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_MAX_GOPS,
       g_param_spec_uint ("max-gops", "Max GOPs", "GOPs kept per video stream", 1, 16, 3, rw));
   g_object_class_install_property (oc, PROP_MIN_HISTORY_MS,

@@ -89,6 +89,6 @@ export class FastStart {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#element.setProperty('server', null);
+    this.#element.setProperty('detach', true);
   }
 }
