@@ -166,11 +166,49 @@ void test('UDP readers still play (they join live), next to TCP readers', async 
   await Promise.all([udp.proc.stop(), tcp.proc.stop()]);
 });
 
+void test('H.265 with AAC in MPEG-TS: the video track is primed from an IRAP keyframe, the audio track joins live', async (t: TestContext) => {
+  const ts = await media.clip({ file: 'gop2-h265.ts', codec: 'h265', seconds: 12, fps: FPS, gop: GOP, audio: true });
+  ffmpegPublisher(ts, gateway.pushUrl('hevc'), 'mpegts');
+  await waitFor(async () => (await getStream(gateway.http, 'hevc'))?.state === 'live', 10_000, 'hevc to go live');
+  const warmup = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+  clients.push(warmup);
+  await warmup.playAll('hevc');
+  await sleep(GOP_MS + 700);
+  warmup.close();
+
+  const keyframeMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+    clients.push(client);
+    const { medias, play } = await client.playAll('hevc');
+    assert.deepEqual(medias.map((m) => m.encoding), ['H265', 'MPEG4-GENERIC']);
+    await client.waitForPackets(() => performance.now() - play.receivedAt >= 1500, 5000, '1.5 s of packets');
+    client.close();
+    const video = client.rtp(0);
+    const units = accessUnits(video, 'h265');
+    assert.ok(units[0]?.keyframe, `reader ${i}: the first H.265 unit holds NAL types ${units[0]?.nalTypes.join(',')}`);
+    keyframeMs.push(units[0].lastArrivalMs - play.receivedAt);
+    const info = play.headers['rtp-info'] ?? '';
+    assert.match(info, new RegExp(`stream=0;seq=${video[0]!.seq};`), `reader ${i}: RTP-Info ${info}, first video packet ${video[0]!.seq}`);
+    for (let k = 1; k < video.length; k++) assert.equal((video[k]!.seq - video[k - 1]!.seq) & 0xffff, 1, `reader ${i}: video seq gap`);
+    assert.ok(client.rtp(2).length > 20, `reader ${i}: ${client.rtp(2).length} audio packets`);
+    await sleep(613);
+  }
+  t.diagnostic(`H.265 first complete keyframe after PLAY: ${stats(keyframeMs)}`);
+  assert.ok(Math.max(...keyframeMs) <= 200, `H.265 first keyframe after PLAY: ${keyframeMs.map((v) => v.toFixed(1)).join(', ')} ms`);
+});
+
 void test('with --fast-start off a TCP reader waits for the next keyframe', async (t: TestContext) => {
   const off = await startGateway(['--fast-start', 'off']);
   try {
     assert.ok(off.logs.some((l) => l.msg?.startsWith('pushgate listening') && l.fastStart === false), 'fast start should be off');
-    await join(off); // the media is built for a first reader, as it is with fast start
+    // A first reader, who stays: the media runs (without fast start it stops when its last
+    // reader leaves, and a DESCRIBE racing that stop can get 503).
+    const first = await RtspClient.connect('127.0.0.1', off.rtspPort);
+    clients.push(first);
+    first.keepPackets = false;
+    await first.playAll('cam1');
+    await sleep(500);
     const joins = await spreadJoins(off, 6, GOP_MS / 6 + 11);
     const keyframeMs = joins.map((j) => j.keyframeMs).filter((v) => Number.isFinite(v));
     t.diagnostic(`first complete keyframe after PLAY, fast start off: ${stats(keyframeMs)}`);
