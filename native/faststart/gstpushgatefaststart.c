@@ -109,6 +109,7 @@ struct _StreamLog
   guint16 last_passed, last_logged;
 
   guint active_primes;
+  GThread *send_thread;         /* the stream's TCP send thread, as seen by the sentinel */
 };
 
 typedef struct
@@ -336,6 +337,7 @@ log_append (StreamLog * log, GstBuffer * buf)
   log->last_marker = marker;
   log->have_logged = TRUE;
   log->last_logged = seq;
+  log->send_thread = g_thread_self ();
   if (log->waiters)
     g_cond_broadcast (&log->cond);
 done:
@@ -764,43 +766,45 @@ prime_message_sent (GstRTSPStreamTransport * trans, gpointer user_data)
   prime_pump (user_data);
 }
 
-/* Builds a list of entries [p->next, end) (at most `max`), refs the buffers. */
-static GstBufferList *
-take_chunk (Prime * p, guint max)
+/* With log->lock (dropped around the send): sends entries [p->next, end), at most `max`.
+ * FALSE when the client refused them; p->next is then back where it was. The client refuses
+ * a send while another data message of the channel is queued, which happens when a
+ * message-sent of an RTCP packet (sent before we took the transport out of the fan-out)
+ * pumps us while our chunk is still queued: the chunk's own message-sent follows. */
+static gboolean
+send_chunk (Prime * p, guint max)
 {
   StreamLog *log = p->log;
   guint64 end = log_end (log);
   GstBufferList *list = gst_buffer_list_new_sized (MIN (max, 64));
+  guint n;
+  gboolean ok = TRUE;
 
   while (p->next < end && gst_buffer_list_length (list) < max) {
     gst_buffer_list_add (list, gst_buffer_ref (log_entry (log, p->next)->buf));
     p->next++;
   }
-  return list;
-}
-
-/* With log->lock held on entry and exit; drops it around the send. */
-static gboolean
-send_unlocked (Prime * p, GstBufferList * list)
-{
-  gboolean ok = TRUE;
-
-  if (gst_buffer_list_length (list) > 0) {
-    g_mutex_unlock (&p->log->lock);
+  n = gst_buffer_list_length (list);
+  if (n > 0) {
+    g_mutex_unlock (&log->lock);
     ok = gst_rtsp_stream_transport_send_rtp_list (p->trans, list);
-    g_mutex_lock (&p->log->lock);
+    g_mutex_lock (&log->lock);
+    if (!ok)
+      p->next -= n;
   }
   gst_buffer_list_unref (list);
   return ok;
 }
 
-/* One step: a chunk, or the hand-over to live. With log->lock (dropped around sends). */
+/* One step: a chunk, or the hand-over to live. With log->lock (dropped around sends).
+ * A refused send just waits for the next message-sent; if the client is going away, its
+ * session media's weak ref ends the prime. */
 static void
 prime_step (Prime * p)
 {
   StreamLog *log = p->log;
   PgFastStart *fs = log->fs;
-  guint64 end;
+  gboolean quiet;
 
   if (p->state != PRIME_PRIMING)
     return;
@@ -816,45 +820,33 @@ prime_step (Prime * p)
     prime_finish (p, PRIME_DONE);
     return;
   }
-  end = log_end (log);
-  if (end - p->next >= fs->chunk_packets) {
-    if (!send_unlocked (p, take_chunk (p, fs->chunk_packets))) {
-      g_atomic_int_inc (&fs->fallbacks);
-      prime_finish (p, PRIME_ABORTED);
-    }
+  if (log_end (log) - p->next >= fs->chunk_packets) {
+    send_chunk (p, fs->chunk_packets);
     return;
   }
   /* The tail: with the gate closed and nothing in flight, what we send now and the live
    * packets after the transport is back are exactly contiguous. */
   gate_close (log);
-  if (!wait_quiescent (log)) {
+  quiet = wait_quiescent (log);
+  if (log->detached) {
     gate_open (log);
-    if (log->detached) {
-      prime_finish (p, PRIME_ABORTED);
-      return;
-    }
-    GST_WARNING ("no quiescence for the hand-over: joining live, maybe with a gap");
-    g_atomic_int_inc (&fs->fallbacks);
-    if (!send_unlocked (p, take_chunk (p, G_MAXUINT)))
-      prime_finish (p, PRIME_ABORTED);
-    else {
-      prime_go_live (p);
-      prime_finish (p, PRIME_DONE);
-    }
-    return;
-  }
-  if (!send_unlocked (p, take_chunk (p, G_MAXUINT))) {
-    gate_open (log);
-    g_atomic_int_inc (&fs->fallbacks);
     prime_finish (p, PRIME_ABORTED);
     return;
   }
-  /* The gate is still closed (we hold it), so no packet arrived while we sent. */
-  if (p->state == PRIME_PRIMING && !log->detached) {
-    prime_go_live (p);
-    g_atomic_int_inc (&fs->completed);
-    prime_finish (p, PRIME_DONE);
+  if (!send_chunk (p, G_MAXUINT)) {
+    gate_open (log);
+    return;
   }
+  if (!quiet) {
+    /* Something is stuck between the payloader and the send thread: go live anyway. */
+    GST_WARNING ("no quiescence for the hand-over: joining live, maybe with a gap");
+    g_atomic_int_inc (&fs->fallbacks);
+  } else {
+    g_atomic_int_inc (&fs->completed);
+  }
+  /* The gate is still closed (we hold it): no packet arrived since the tail was taken. */
+  prime_go_live (p);
+  prime_finish (p, PRIME_DONE);
   gate_open (log);
 }
 
@@ -865,6 +857,14 @@ prime_pump (Prime * p)
 
   prime_ref (p);
   g_mutex_lock (&log->lock);
+  if (g_thread_self () == log->send_thread) {
+    /* The message-sent of an RTCP packet the stream sent this reader before we took it out of
+     * the fan-out. Not ours (ours come from the client's watch or from within our own send),
+     * and the hand-over must not wait for quiescence on the very thread that logs. */
+    g_mutex_unlock (&log->lock);
+    prime_unref (p);
+    return;
+  }
   if (p->busy) {
     /* A send inside prime_step completed at once and told us so. */
     p->again = TRUE;

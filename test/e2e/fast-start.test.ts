@@ -147,6 +147,34 @@ void test(`${READERS} TCP readers joining across a 2 s GOP each get a complete k
   assert.equal(counters.fallbacks, 0, JSON.stringify(counters));
 });
 
+void test('readers that close or TEARDOWN in the middle of their prime leave the stream working for the next ones', async (t: TestContext) => {
+  const before = lastCounters(gateway);
+  // 30 readers at once: a third close their connection right after PLAY, a third TEARDOWN at
+  // once, a third read for a moment.
+  await Promise.all(
+    Array.from({ length: 30 }, async (_, i) => {
+      const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+      clients.push(client);
+      client.keepPackets = false;
+      try {
+        await client.playAll('cam1');
+        if (i % 3 === 1) await client.teardown('cam1');
+        else if (i % 3 === 2) await sleep(300);
+      } finally {
+        client.close();
+      }
+    }),
+  );
+  await sleep(500);
+  const next = await join(gateway);
+  assert.ok(next.keyframeMs <= 200, `the next reader's first keyframe came ${next.keyframeMs.toFixed(0)} ms after PLAY`);
+  assert.equal(next.rtpInfoSeq, next.packets[0]!.seq);
+  for (let k = 1; k < next.packets.length; k++) assert.equal((next.packets[k]!.seq - next.packets[k - 1]!.seq) & 0xffff, 1, 'seq gap');
+  await waitFor(() => lastCounters(gateway).activePrimes === 0 && (lastCounters(gateway).primedJoins ?? 0) > (before.primedJoins ?? 0) + 20, 3000, 'the primes to be over');
+  t.diagnostic(`fast start counters: ${JSON.stringify(lastCounters(gateway))}`);
+  assert.equal((await getStream(gateway.http, 'cam1'))?.readers, 0, 'sessions left behind');
+});
+
 void test('gst-launch rtspsrc ! avdec_h264 output-corrupt=false decodes its first frame far sooner than the 2 s GOP', async (t: TestContext) => {
   const times: number[] = [];
   for (let i = 0; i < 5; i++) {
