@@ -105,6 +105,7 @@ struct _StreamLog
 
   guint gate_closers;
   guint gate_overruns;
+  gboolean gate_forced_open;    /* overrun: stays open until every closer has reopened it */
   gboolean have_passed, have_logged;
   guint16 last_passed, last_logged;
 
@@ -406,13 +407,15 @@ gate_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   guint16 seq;
 
   g_mutex_lock (&log->lock);
-  if (log->gate_closers > 0 && !log->detached) {
+  if (log->gate_closers > 0 && !log->detached && !log->gate_forced_open) {
     gint64 deadline = g_get_monotonic_time () + GATE_MAX_HOLD_US;
     log->waiters++;
     while (log->gate_closers > 0 && !log->detached) {
       if (!g_cond_wait_until (&log->cond, &log->lock, deadline)) {
-        /* Never hold live data longer: let it through and tell whoever closed the gate. */
+        /* Never hold live data longer: let it (and what follows, without waiting again)
+         * through, and tell whoever closed the gate. */
         log->gate_overruns++;
+        log->gate_forced_open = TRUE;
         GST_WARNING ("gate held for %d ms: letting packets through",
             (int) (GATE_MAX_HOLD_US / 1000));
         break;
@@ -458,6 +461,8 @@ gate_open (StreamLog * log)
 {
   if (log->gate_closers > 0)
     log->gate_closers--;
+  if (log->gate_closers == 0)
+    log->gate_forced_open = FALSE;
   if (log->waiters)
     g_cond_broadcast (&log->cond);
 }
@@ -805,6 +810,7 @@ prime_step (Prime * p)
   StreamLog *log = p->log;
   PgFastStart *fs = log->fs;
   gboolean quiet;
+  guint overruns;
 
   if (p->state != PRIME_PRIMING)
     return;
@@ -827,7 +833,8 @@ prime_step (Prime * p)
   /* The tail: with the gate closed and nothing in flight, what we send now and the live
    * packets after the transport is back are exactly contiguous. */
   gate_close (log);
-  quiet = wait_quiescent (log);
+  overruns = log->gate_overruns;
+  quiet = wait_quiescent (log) && !log->gate_forced_open;
   if (log->detached) {
     gate_open (log);
     prime_finish (p, PRIME_ABORTED);
@@ -837,6 +844,8 @@ prime_step (Prime * p)
     gate_open (log);
     return;
   }
+  if (log->gate_overruns != overruns)
+    quiet = FALSE;
   if (!quiet) {
     /* Something is stuck between the payloader and the send thread: go live anyway. */
     GST_WARNING ("no quiescence for the hand-over: joining live, maybe with a gap");
@@ -975,7 +984,7 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       continue;
     }
     gate_close (log);
-    if (!wait_quiescent (log) || !choose_start (log, &start)) {
+    if (!wait_quiescent (log) || log->gate_forced_open || !choose_start (log, &start)) {
       if (!log->detached && log->keys->len > 0)
         g_atomic_int_inc (&fs->fallbacks);
       gate_open (log);
