@@ -36,7 +36,8 @@ export interface FastStartCounters {
   readonly logBytes: number;
 }
 
-let scanned = false;
+/** Plugin directories already scanned into GStreamer's registry. */
+const scanned = new Set<string>();
 
 export class FastStart {
   readonly #element: Properties;
@@ -51,8 +52,8 @@ export class FastStart {
    * the plugin is missing, so pushgate runs without fast start rather than not at all.
    */
   static attach(server: Server, log: Logger, pluginDir: string = NATIVE_PLUGIN_DIR): FastStart | undefined {
-    if (!scanned) {
-      scanned = true;
+    if (!scanned.has(pluginDir)) {
+      scanned.add(pluginDir);
       Gst.Registry.get().scanPath(pluginDir);
     }
     const element = Gst.ElementFactory.make('pgfaststart', 'fast-start');
