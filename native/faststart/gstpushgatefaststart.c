@@ -673,44 +673,47 @@ media_rec_free (MediaRec * rec)
 /* On a client thread, with the media lock held, at a PLAY. Installing at the first PLAY
  * (rather than at media-constructed) means the media is prepared and its streams joined,
  * and the extra prepare count we take keeps it running, and its log warm, after that
- * first reader leaves (preparing it before any reader plays gave stale frames). */
-static MediaRec *
+ * first reader leaves (preparing it before any reader plays gave stale frames).
+ * Returns a new array holding refs to the media's stream logs (they stay valid even if the
+ * application releases the media meanwhile), or NULL. */
+static GPtrArray *
 media_ensure (PgFastStart * fs, GstRTSPMedia * media)
 {
   MediaRec *rec;
+  GPtrArray *logs = NULL;
   guint i, n;
 
   g_mutex_lock (&fs->lock);
   rec = g_hash_table_lookup (fs->medias, media);
-  if (rec || !fs->server || g_object_get_qdata (G_OBJECT (media), released_quark)) {
-    g_mutex_unlock (&fs->lock);
-    return rec;
+  if (!rec && fs->server && !g_object_get_qdata (G_OBJECT (media), released_quark)
+      && gst_rtsp_media_prepare (media, NULL)) {
+    rec = g_new0 (MediaRec, 1);
+    rec->media = g_object_ref (media);
+    rec->logs = g_ptr_array_new_with_free_func (log_unref);
+    n = gst_rtsp_media_n_streams (media);
+    for (i = 0; i < n; i++) {
+      StreamLog *log = log_install (fs, gst_rtsp_media_get_stream (media, i));
+      if (log)
+        g_ptr_array_add (rec->logs, log);
+    }
+    g_hash_table_insert (fs->medias, media, rec);
   }
-  if (!gst_rtsp_media_prepare (media, NULL)) {
-    g_mutex_unlock (&fs->lock);
-    return NULL;
+  if (rec) {
+    logs = g_ptr_array_new_with_free_func (log_unref);
+    for (i = 0; i < rec->logs->len; i++)
+      g_ptr_array_add (logs, log_ref (g_ptr_array_index (rec->logs, i)));
   }
-  rec = g_new0 (MediaRec, 1);
-  rec->media = g_object_ref (media);
-  rec->logs = g_ptr_array_new_with_free_func (log_unref);
-  n = gst_rtsp_media_n_streams (media);
-  for (i = 0; i < n; i++) {
-    StreamLog *log = log_install (fs, gst_rtsp_media_get_stream (media, i));
-    if (log)
-      g_ptr_array_add (rec->logs, log);
-  }
-  g_hash_table_insert (fs->medias, media, rec);
   g_mutex_unlock (&fs->lock);
-  return rec;
+  return logs;
 }
 
 static StreamLog *
-media_find_log (MediaRec * rec, GstRTSPStream * stream)
+find_log (GPtrArray * logs, GstRTSPStream * stream)
 {
   guint i;
 
-  for (i = 0; rec && i < rec->logs->len; i++) {
-    StreamLog *log = g_ptr_array_index (rec->logs, i);
+  for (i = 0; i < logs->len; i++) {
+    StreamLog *log = g_ptr_array_index (logs, i);
     if (log->stream == stream)
       return log;
   }
@@ -945,17 +948,18 @@ static GstRTSPStatusCode
 on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
 {
   ClientRec *crec = client_rec (client);
-  MediaRec *mrec;
-  GPtrArray *transports;
+  GPtrArray *logs, *transports;
   guint i;
 
   if (!crec || !ctx->sessmedia || !ctx->media)
     return GST_RTSP_STS_OK;
   abort_pending (crec);
-  mrec = media_ensure (fs, ctx->media);
+  logs = media_ensure (fs, ctx->media);
   /* Only a first PLAY of a session joins mid-stream. */
-  if (!mrec || gst_rtsp_session_media_get_rtsp_state (ctx->sessmedia) != GST_RTSP_STATE_READY) {
+  if (!logs || gst_rtsp_session_media_get_rtsp_state (ctx->sessmedia) != GST_RTSP_STATE_READY) {
     g_atomic_int_inc (&fs->live_joins);
+    if (logs)
+      g_ptr_array_unref (logs);
     return GST_RTSP_STS_OK;
   }
 
@@ -973,7 +977,7 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
     /* UDP readers share one multiudpsink: they cannot be primed one by one. */
     if (tr->lower_transport != GST_RTSP_LOWER_TRANS_TCP)
       continue;
-    log = media_find_log (mrec, gst_rtsp_stream_transport_get_stream (trans));
+    log = find_log (logs, gst_rtsp_stream_transport_get_stream (trans));
     if (!log)
       continue;
 
@@ -984,9 +988,14 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       continue;
     }
     gate_close (log);
-    if (!wait_quiescent (log) || log->gate_forced_open || !choose_start (log, &start)) {
-      if (!log->detached && log->keys->len > 0)
+    if (!wait_quiescent (log) || log->gate_forced_open) {
+      if (!log->detached)
         g_atomic_int_inc (&fs->fallbacks);
+      gate_open (log);
+      g_mutex_unlock (&log->lock);
+      continue;
+    }
+    if (!choose_start (log, &start)) {       /* every GOP is over max-prime-bytes */
       gate_open (log);
       g_mutex_unlock (&log->lock);
       continue;
@@ -1009,6 +1018,7 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
     g_ptr_array_add (crec->pending, p);
   }
   g_ptr_array_unref (transports);
+  g_ptr_array_unref (logs);
   if (crec->pending->len == 0)
     g_atomic_int_inc (&fs->live_joins);
   return GST_RTSP_STS_OK;
