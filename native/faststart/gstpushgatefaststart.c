@@ -39,12 +39,17 @@ GST_DEBUG_CATEGORY_STATIC (pgfs_debug);
 /* Channels nobody uses: the sentinel never sends anything anywhere. */
 #define SENTINEL_CHANNEL 250
 
-typedef enum { CODEC_H264, CODEC_H265 } Codec;
+/* Audio is primed from the time of the video keyframe, so that both tracks start together. */
+typedef enum { CODEC_H264, CODEC_H265, CODEC_AUDIO } Codec;
+
+/* How much audio a log keeps: more than max-gops GOPs of usual lengths. */
+#define AUDIO_WINDOW (10 * GST_SECOND)
 
 typedef struct
 {
   GstBuffer *buf;
   guint64 bytes_before;         /* log bytes appended before this packet, ever */
+  GstClockTime pts;             /* running time (set by the payloader) */
   guint32 rtptime;
   guint32 size;
   guint16 seq;
@@ -179,6 +184,8 @@ payload_is_key (Codec codec, const guint8 * p, gsize n)
 {
   gsize off;
 
+  if (codec == CODEC_AUDIO)
+    return FALSE;
   if (codec == CODEC_H264) {
     guint8 type;
     if (n < 1)
@@ -268,11 +275,21 @@ log_clear (StreamLog * log)
   log->have_last = FALSE;
 }
 
-/* Keeps at most max-gops GOPs and max-log-bytes (whole GOPs only). */
+/* Keeps at most max-gops GOPs and max-log-bytes (whole GOPs only); audio: AUDIO_WINDOW. */
 static void
 log_trim (StreamLog * log)
 {
   PgFastStart *fs = log->fs;
+
+  if (log->codec == CODEC_AUDIO) {
+    GstClockTime newest = log_entry (log, log_end (log) - 1)->pts;
+    while (log_count (log) > 1 && (log->bytes_held > fs->max_log_bytes / 4
+            || (GST_CLOCK_TIME_IS_VALID (newest)
+                && GST_CLOCK_TIME_IS_VALID (log_entry (log, log->base)->pts)
+                && newest - log_entry (log, log->base)->pts > AUDIO_WINDOW)))
+      log_drop_before (log, log->base + 1);
+    return;
+  }
 
   while (log->keys->len > MAX (fs->max_gops, 1))
     log_drop_before (log, g_array_index (log->keys, guint64, 1));
@@ -308,7 +325,7 @@ log_append (StreamLog * log, GstBuffer * buf)
     goto done;
 
   new_au = !log->have_last || ts != log->last_ts || log->last_marker;
-  if (new_au) {
+  if (new_au && log->codec != CODEC_AUDIO) {
     /* Before the first keyframe nothing is worth keeping. */
     if (log->keys->len == 0)
       log_clear (log);
@@ -321,12 +338,13 @@ log_append (StreamLog * log, GstBuffer * buf)
   e.bytes_before = log->bytes_total;
   e.seq = seq;
   e.rtptime = ts;
+  e.pts = GST_BUFFER_PTS (buf);
   e.key = FALSE;
   g_array_append_val (log->entries, e);
   log->bytes_total += e.size;
   log->bytes_held += e.size;
 
-  if (key && !log->au_key && log->au_start >= log->base) {
+  if (key && log->codec != CODEC_AUDIO && !log->au_key && log->au_start >= log->base) {
     log->au_key = TRUE;
     log_entry (log, log->au_start)->key = TRUE;
     g_array_append_val (log->keys, log->au_start);
@@ -569,7 +587,10 @@ stream_codec (GstRTSPStream * stream, Codec * codec, guint * clock_rate)
   media = gst_structure_get_string (s, "media");
   enc = gst_structure_get_string (s, "encoding-name");
   gst_structure_get_int (s, "clock-rate", &rate);
-  if (media && enc && g_str_equal (media, "video")) {
+  if (media && g_str_equal (media, "audio")) {
+    *codec = CODEC_AUDIO;
+    ok = TRUE;
+  } else if (media && enc && g_str_equal (media, "video")) {
     if (g_ascii_strcasecmp (enc, "H264") == 0) {
       *codec = CODEC_H264;
       ok = TRUE;
@@ -578,7 +599,7 @@ stream_codec (GstRTSPStream * stream, Codec * codec, guint * clock_rate)
       ok = TRUE;
     }
   }
-  *clock_rate = rate > 0 ? rate : 90000;
+  *clock_rate = rate > 0 ? rate : 90000;   /* only used for video */
   gst_caps_unref (caps);
   return ok;
 }
@@ -634,7 +655,7 @@ log_install (PgFastStart * fs, GstRTSPStream * stream)
         GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, gate_probe,
         log_ref (log), log_unref);
   GST_INFO ("fast start on stream %p (%s)", stream,
-      codec == CODEC_H264 ? "H.264" : "H.265");
+      codec == CODEC_H264 ? "H.264" : codec == CODEC_H265 ? "H.265" : "audio");
   return log;
 }
 
@@ -944,12 +965,64 @@ abort_pending (ClientRec * crec)
   g_ptr_array_set_size (crec->pending, 0);
 }
 
+/* With log->lock, the log quiescent: the first audio packet at or after `pts` (the video
+ * keyframe's running time), or FALSE when there is none to send. */
+static gboolean
+choose_audio_start (StreamLog * log, GstClockTime pts, guint64 * start)
+{
+  guint64 k = log_end (log);
+
+  while (k > log->base && GST_CLOCK_TIME_IS_VALID (log_entry (log, k - 1)->pts)
+      && log_entry (log, k - 1)->pts >= pts)
+    k--;
+  *start = k;
+  return k < log_end (log);
+}
+
+/* With log->lock and the gate closed for it: a pending prime of `trans` from `start`. */
+static Prime *
+prime_new (StreamLog * log, GstRTSPStreamTransport * trans, guint64 start)
+{
+  Prime *p = g_new0 (Prime, 1);
+  const GstRTSPUrl *url = gst_rtsp_stream_transport_get_url (trans);
+
+  p->refcount = 1;
+  p->log = log_ref (log);
+  p->trans = g_object_ref (trans);
+  p->state = PRIME_PENDING;
+  p->next = start;
+  p->start_seq = log_entry (log, start)->seq;
+  p->start_rtptime = log_entry (log, start)->rtptime;
+  p->gate_overruns = log->gate_overruns;
+  p->counted = TRUE;
+  log->active_primes++;
+  g_atomic_int_inc (&log->fs->active);
+  if (url)
+    p->url = gst_rtsp_url_get_request_uri (url);
+  return p;
+}
+
+/* With log->lock: closes the gate and waits until nothing is in flight; FALSE (gate open
+ * again) when that did not happen in time. */
+static gboolean
+gate_close_quiet (StreamLog * log)
+{
+  gate_close (log);
+  if (wait_quiescent (log) && !log->gate_forced_open)
+    return TRUE;
+  if (!log->detached)
+    g_atomic_int_inc (&log->fs->fallbacks);
+  gate_open (log);
+  return FALSE;
+}
+
 static GstRTSPStatusCode
 on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
 {
   ClientRec *crec = client_rec (client);
   GPtrArray *logs, *transports;
-  guint i;
+  GstClockTime video_pts = GST_CLOCK_TIME_NONE;
+  guint i, pass;
 
   if (!crec || !ctx->sessmedia || !ctx->media)
     return GST_RTSP_STS_OK;
@@ -963,59 +1036,46 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
     return GST_RTSP_STS_OK;
   }
 
+  /* Video first: its keyframe decides where audio starts. */
   transports = gst_rtsp_session_media_get_transports (ctx->sessmedia);
-  for (i = 0; i < transports->len; i++) {
-    GstRTSPStreamTransport *trans = g_ptr_array_index (transports, i);
-    const GstRTSPTransport *tr;
-    StreamLog *log;
-    Prime *p;
-    guint64 start;
+  for (pass = 0; pass < 2; pass++) {
+    for (i = 0; i < transports->len; i++) {
+      GstRTSPStreamTransport *trans = g_ptr_array_index (transports, i);
+      StreamLog *log;
+      guint64 start;
+      gboolean ok;
 
-    if (!trans)
-      continue;
-    tr = gst_rtsp_stream_transport_get_transport (trans);
-    /* UDP readers share one multiudpsink: they cannot be primed one by one. */
-    if (tr->lower_transport != GST_RTSP_LOWER_TRANS_TCP)
-      continue;
-    log = find_log (logs, gst_rtsp_stream_transport_get_stream (trans));
-    if (!log)
-      continue;
+      /* UDP readers share one multiudpsink: they cannot be primed one by one. */
+      if (!trans || gst_rtsp_stream_transport_get_transport (trans)->lower_transport
+          != GST_RTSP_LOWER_TRANS_TCP)
+        continue;
+      log = find_log (logs, gst_rtsp_stream_transport_get_stream (trans));
+      if (!log || (log->codec == CODEC_AUDIO) != (pass == 1))
+        continue;
+      if (pass == 1 && !GST_CLOCK_TIME_IS_VALID (video_pts))
+        continue;
 
-    g_mutex_lock (&log->lock);
-    if (log->detached || (guint) g_atomic_int_get (&fs->active) >= fs->max_concurrent
-        || log->keys->len == 0) {
+      g_mutex_lock (&log->lock);
+      if (log->detached || (guint) g_atomic_int_get (&fs->active) >= fs->max_concurrent
+          || (pass == 0 && log->keys->len == 0) || !gate_close_quiet (log)) {
+        g_mutex_unlock (&log->lock);
+        continue;
+      }
+      if (pass == 0)
+        ok = choose_start (log, &start);        /* FALSE: every GOP is over max-prime-bytes */
+      else
+        ok = choose_audio_start (log, video_pts, &start);
+      if (!ok) {
+        gate_open (log);
+        g_mutex_unlock (&log->lock);
+        continue;
+      }
+      if (pass == 0 && GST_CLOCK_TIME_IS_VALID (log_entry (log, start)->pts))
+        video_pts = MIN (log_entry (log, start)->pts,
+            GST_CLOCK_TIME_IS_VALID (video_pts) ? video_pts : G_MAXUINT64);
+      g_ptr_array_add (crec->pending, prime_new (log, trans, start));
       g_mutex_unlock (&log->lock);
-      continue;
     }
-    gate_close (log);
-    if (!wait_quiescent (log) || log->gate_forced_open) {
-      if (!log->detached)
-        g_atomic_int_inc (&fs->fallbacks);
-      gate_open (log);
-      g_mutex_unlock (&log->lock);
-      continue;
-    }
-    if (!choose_start (log, &start)) {       /* every GOP is over max-prime-bytes */
-      gate_open (log);
-      g_mutex_unlock (&log->lock);
-      continue;
-    }
-    p = g_new0 (Prime, 1);
-    p->refcount = 1;
-    p->log = log_ref (log);
-    p->trans = g_object_ref (trans);
-    p->state = PRIME_PENDING;
-    p->next = start;
-    p->start_seq = log_entry (log, start)->seq;
-    p->start_rtptime = log_entry (log, start)->rtptime;
-    p->gate_overruns = log->gate_overruns;
-    p->counted = TRUE;
-    log->active_primes++;
-    g_atomic_int_inc (&fs->active);
-    if (gst_rtsp_stream_transport_get_url (trans))
-      p->url = gst_rtsp_url_get_request_uri (gst_rtsp_stream_transport_get_url (trans));
-    g_mutex_unlock (&log->lock);
-    g_ptr_array_add (crec->pending, p);
   }
   g_ptr_array_unref (transports);
   g_ptr_array_unref (logs);
@@ -1084,6 +1144,7 @@ static void
 on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
 {
   ClientRec *crec = client_rec (client);
+  gboolean primed = FALSE;
   guint i;
 
   if (!crec || crec->pending->len == 0)
@@ -1116,11 +1177,13 @@ on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
     p->state = PRIME_PRIMING;
     g_object_weak_ref (G_OBJECT (ctx->sessmedia), on_sessmedia_gone, prime_ref (p));
     gate_open (log);
-    g_atomic_int_inc (&fs->primed_joins);
     g_mutex_unlock (&log->lock);
+    primed = TRUE;
     prime_pump (p);
   }
   g_ptr_array_set_size (crec->pending, 0);
+  if (primed)
+    g_atomic_int_inc (&fs->primed_joins);
 }
 
 /* On the server's main context (Node's thread in pushgate): C, not JavaScript. */
@@ -1399,7 +1462,8 @@ pg_fast_start_class_init (PgFastStartClass * klass)
           G_MAXUINT, 0, ro));
   g_object_class_install_property (oc, PROP_COMPLETED,
       g_param_spec_uint ("completed-primes", "Completed primes",
-          "Primes handed over to live at exactly the next packet", 0, G_MAXUINT, 0, ro));
+          "Primed streams (video, audio) handed over to live at exactly the next packet", 0,
+          G_MAXUINT, 0, ro));
   g_object_class_install_property (oc, PROP_ACTIVE,
       g_param_spec_uint ("active-primes", "Active primes", "Primes in progress", 0,
           G_MAXUINT, 0, ro));

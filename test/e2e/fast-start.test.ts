@@ -194,7 +194,7 @@ void test('UDP readers still play (they join live), next to TCP readers', async 
   await Promise.all([udp.proc.stop(), tcp.proc.stop()]);
 });
 
-void test('H.265 with AAC in MPEG-TS: the video track is primed from an IRAP keyframe, the audio track joins live', async (t: TestContext) => {
+void test('H.265 with AAC in MPEG-TS: the video track is primed from an IRAP keyframe, the audio track from the same time', async (t: TestContext) => {
   const ts = await media.clip({ file: 'gop2-h265.ts', codec: 'h265', seconds: 12, fps: FPS, gop: GOP, audio: true });
   ffmpegPublisher(ts, gateway.pushUrl('hevc'), 'mpegts');
   await waitFor(async () => (await getStream(gateway.http, 'hevc'))?.state === 'live', 10_000, 'hevc to go live');
@@ -205,6 +205,7 @@ void test('H.265 with AAC in MPEG-TS: the video track is primed from an IRAP key
   warmup.close();
 
   const keyframeMs: number[] = [];
+  const bursts: string[] = [];
   for (let i = 0; i < 3; i++) {
     const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
     clients.push(client);
@@ -219,10 +220,23 @@ void test('H.265 with AAC in MPEG-TS: the video track is primed from an IRAP key
     const info = play.headers['rtp-info'] ?? '';
     assert.match(info, new RegExp(`stream=0;seq=${video[0]!.seq};`), `reader ${i}: RTP-Info ${info}, first video packet ${video[0]!.seq}`);
     for (let k = 1; k < video.length; k++) assert.equal((video[k]!.seq - video[k - 1]!.seq) & 0xffff, 1, `reader ${i}: video seq gap`);
-    assert.ok(client.rtp(2).length > 20, `reader ${i}: ${client.rtp(2).length} audio packets`);
+    // Audio is primed from the keyframe's time, so both tracks start together: its burst
+    // covers about as much media as the video's, and it too runs on from its RTP-Info seq.
+    const audio = client.rtp(2);
+    assert.ok(audio.length > 20, `reader ${i}: ${audio.length} audio packets`);
+    assert.match(info, new RegExp(`stream=1;seq=${audio[0]!.seq};`), `reader ${i}: RTP-Info ${info}, first audio packet ${audio[0]!.seq}`);
+    for (let k = 1; k < audio.length; k++) assert.equal((audio[k]!.seq - audio[k - 1]!.seq) & 0xffff, 1, `reader ${i}: audio seq gap`);
+    const burstMs = (packets: RtpPacket[], rate: number): number => {
+      const burst = packets.filter((p) => p.arrivalMs - play.receivedAt <= 100);
+      return burst.length > 1 ? rtpDelta(burst[0]!.timestamp, burst[burst.length - 1]!.timestamp) / rate : 0;
+    };
+    const videoBurst = burstMs(video, 90);
+    const audioBurst = burstMs(audio, 48);
+    bursts.push(`${videoBurst.toFixed(0)}/${audioBurst.toFixed(0)}`);
+    assert.ok(Math.abs(videoBurst - audioBurst) <= 300, `reader ${i}: the bursts carried ${videoBurst.toFixed(0)} ms of video and ${audioBurst.toFixed(0)} ms of audio`);
     await sleep(613);
   }
-  t.diagnostic(`H.265 first complete keyframe after PLAY: ${stats(keyframeMs)}`);
+  t.diagnostic(`H.265 first complete keyframe after PLAY: ${stats(keyframeMs)}; primed video/audio ms: ${bursts.join(', ')}`);
   assert.ok(Math.max(...keyframeMs) <= 200, `H.265 first keyframe after PLAY: ${keyframeMs.map((v) => v.toFixed(1)).join(', ')} ms`);
 });
 
