@@ -5,7 +5,8 @@
  * under node-gtk a JavaScript handler would make GStreamer and RTSP threads wait for Node.
  * See ../shared/design/fast-start.md (the mechanism) and README.md (how pushgate uses it).
  *
- * Per video stream of a media:
+ * Per stream of a media (H.264/H.265 video; audio, which is primed from the video keyframe's
+ * running time so both tracks start together):
  *  - a "sentinel" GstRTSPStreamTransport (TCP, unused channels) added to the stream records,
  *    by reference, the RTP packets TCP readers get, in their order, cut at keyframes;
  *  - a pad probe on the stream's src pad (the "gate") records the last sequence number that
