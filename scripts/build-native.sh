@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
-# Builds pushgate's native GStreamer plugins: each native/<name>/ folder of C sources becomes
-# native/build/libgst<name>.so, found by the gateway at start. Rebuilds only what changed.
+# Builds pushgate's native GStreamer plugins with gcc and pkg-config: each native/<folder>/gst<plugin>.c
+# becomes native/build/libgst<plugin>.so, which the gateway loads at start (GStreamer finds a plugin
+# by its file name). Rebuilds only what is older than its source or this script. pushgate runs
+# without them (no fast start, no bus logs of RTSP media) if this fails, and says so.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+PKGS="gstreamer-1.0 gstreamer-app-1.0 gstreamer-rtp-1.0 gstreamer-rtsp-1.0 gstreamer-rtsp-server-1.0"
+if ! pkg-config --exists $PKGS; then
+  echo "[build-native] missing development packages for: $PKGS (libgstrtspserver-1.0-dev, pkg-config)" >&2
+  exit 1
+fi
 mkdir -p native/build
-for dir in native/*/; do
-  name=$(basename "$dir")
-  [ "$name" = build ] && continue
-  out="native/build/libgst${name}.so"
-  sources=("$dir"*.c)
-  if [ -f "$out" ] && [ -z "$(find "$dir" -newer "$out" -name '*.[ch]' -print -quit)" ]; then continue; fi
-  echo "[native] building $out" >&2
+for src in native/*/gst*.c; do
+  out="native/build/lib$(basename "$src" .c).so"
+  if [ -f "$out" ] && [ "$out" -nt "$src" ] && [ "$out" -nt "$0" ]; then continue; fi
+  echo "[build-native] building $out" >&2
   # shellcheck disable=SC2046 # pkg-config prints several flags
-  gcc -shared -fPIC -O2 -Wall -Werror -o "$out" "${sources[@]}" \
-    $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-rtsp-server-1.0 gstreamer-app-1.0 gstreamer-rtp-1.0)
+  gcc -shared -fPIC -O2 -g -Wall -Wextra -Wno-unused-parameter -Werror \
+    -o "$out.tmp" "$src" $(pkg-config --cflags --libs $PKGS)
+  mv "$out.tmp" "$out"
 done

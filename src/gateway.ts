@@ -30,6 +30,7 @@ export class Gateway {
       port: config.rtspPort,
       sessionTimeoutS: config.sessionTimeoutS,
       clientThreads: config.rtspThreads,
+      fastStart: config.fastStart,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -57,7 +58,7 @@ export class Gateway {
       throw err;
     }
     logger.info(
-      { httpPort: gateway.httpPort, rtspPort: gateway.rtspPort, host: config.host, gstreamer: gstVersion() },
+      { httpPort: gateway.httpPort, rtspPort: gateway.rtspPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart },
       `pushgate listening: push to http://${config.host}:${gateway.httpPort}/push/<name>, play rtsp://${config.host}:${gateway.rtspPort}/<name>`,
     );
     if (config.demo) {

@@ -217,6 +217,6 @@ plugin_init (GstPlugin * plugin)
       PG_TYPE_BUS_RELAY);
 }
 
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, busrelay,
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgbusrelay,
     "Relays pipeline bus messages to pushgate's main thread", plugin_init,
     VERSION, "MIT", "pushgate", "https://github.com/pushgate")

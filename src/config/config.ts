@@ -9,6 +9,7 @@ export interface Config {
   readonly sessionTimeoutS: number;
   readonly rtspThreads: number;
   readonly demo: boolean;
+  readonly fastStart: boolean;
   readonly logLevel: LogLevel;
 }
 
@@ -64,6 +65,7 @@ export const OPTIONS = [
   spec({ key: 'sessionTimeoutS', flag: '--session-timeout <s>', env: 'PUSHGATE_SESSION_TIMEOUT_S', description: 'reap RTSP sessions of readers silent for this long', defaultValue: 60, parse: integer(1, 86_400) }),
   spec({ key: 'rtspThreads', flag: '--rtsp-threads <n>', env: 'PUSHGATE_RTSP_THREADS', description: 'RTSP client threads (a slow request only holds up its own thread)', defaultValue: 16, parse: integer(1, 1024) }),
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
+  spec({ key: 'fastStart', flag: '--fast-start <on|off>', env: 'PUSHGATE_FAST_START', description: 'prime late TCP readers from a keyframe in a short log of recent packets (needs the native plugin)', defaultValue: true, parse: boolean }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),
 ] as const;
 

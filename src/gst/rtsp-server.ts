@@ -4,6 +4,7 @@
 // runs on an RTSP client thread is the tiny session-timeout handler, which holds no lock.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { FastStart, type FastStartCounters } from './fast-start';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
@@ -19,6 +20,8 @@ export interface RtspServerOptions {
   /** Sessions of readers that vanished without TEARDOWN are reaped after this. */
   readonly sessionTimeoutS: number;
   readonly clientThreads: number;
+  /** Prime late TCP readers from a packet log (native plugin; off when it is missing). */
+  readonly fastStart: boolean;
   readonly logger: Logger;
 }
 
@@ -28,6 +31,8 @@ const CLEANUP_INTERVAL_MS = 1000;
 export class RtspServer {
   readonly #options: RtspServerOptions;
   readonly #server: Server;
+  readonly #fastStart: FastStart | undefined;
+  #fastStartSeen = '';
   #sourceId: number | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
   #port = 0;
@@ -48,6 +53,21 @@ export class RtspServer {
         session.extraTimeout = 0;
       });
     });
+    this.#fastStart = options.fastStart ? FastStart.attach(this.#server, options.logger) : undefined;
+  }
+
+  /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
+  get fastStart(): boolean {
+    return this.#fastStart !== undefined;
+  }
+
+  fastStartCounters(): FastStartCounters | undefined {
+    return this.#fastStart?.counters();
+  }
+
+  /** A stream's media is done with: fast start drops its log and its hold on it. */
+  releaseMedia(media: Media): void {
+    this.#fastStart?.releaseMedia(media);
   }
 
   get port(): number {
@@ -65,6 +85,7 @@ export class RtspServer {
     this.#cleanupTimer = setInterval(() => {
       const reaped = this.#server.getSessionPool()?.cleanup() ?? 0;
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
+      this.#logFastStart();
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -96,8 +117,20 @@ export class RtspServer {
     this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, owns) ? REMOVE : KEEP));
   }
 
+  /** Fast start's counters, logged when they change (read from Node's thread, once a second). */
+  #logFastStart(): void {
+    const counters = this.#fastStart?.counters();
+    if (!counters) return;
+    const { logBytes, ...joins } = counters;
+    const seen = JSON.stringify(joins);
+    if (seen === this.#fastStartSeen) return;
+    this.#fastStartSeen = seen;
+    this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
+  }
+
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
+    this.#fastStart?.close();
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
     this.#server.clientFilter(() => REMOVE);

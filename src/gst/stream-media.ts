@@ -1,10 +1,12 @@
-// The RTSP side of one live stream: a shared, reusable gst-rtsp-server media whose pipeline is
+// The RTSP side of one live stream: a shared gst-rtsp-server media whose pipeline is
 // appsrc -> parser -> payloader per track, fed from Node.
 //
-// Threading is the design: the media is constructed here, on Node's thread, when the stream
-// goes live, and cached under a constant key, so RTSP client threads always find it and never
-// call back into JavaScript while holding gst-rtsp-server's locks. Its pipeline runs on the
-// gateway clock (base time pinned), so unit timestamps are running times as they are.
+// The media is built at the first reader's DESCRIBE and cached under a constant key, so every
+// reader shares it. With fast start, the native plugin holds it prepared from the first PLAY
+// until this stream releases it (publisher gone for good), so it keeps running, and its packet
+// log stays warm, while nobody reads; without it, it stops after the last reader leaves and
+// the next reader gets a new one. Its pipeline runs on the gateway clock (base time pinned),
+// so unit timestamps are running times as they are.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { StreamOutput } from '../core/media-engine';
@@ -70,6 +72,7 @@ export class StreamMedia implements StreamOutput {
   readonly #configureHandler: number;
   #feed: Feed | undefined;
   #pipeline: Pipeline | undefined;
+  #media: Media | undefined;
   /** The bus relay of the newest media pipeline; outlives its feed so its last messages are logged. */
   #busRelay: BusRelay | undefined;
   readonly #busTimer: NodeJS.Timeout;
@@ -113,7 +116,8 @@ export class StreamMedia implements StreamOutput {
     if (flow === Gst.FlowReturn.OK) {
       if (unit.kind === 'video') feed.flowing = true;
     } else if (feed.flowing) {
-      // The last reader left and the media was unprepared; the next reader gets a new one.
+      // The last reader left and the media was unprepared (or it failed); the next reader gets a new one.
+      this.#forgetMedia();
       this.#feed = undefined;
       this.#pipeline = undefined;
       this.#log.debug({ flow: Gst.FlowReturn[flow] ?? flow }, 'RTSP media stopped: no readers left');
@@ -144,6 +148,7 @@ export class StreamMedia implements StreamOutput {
     this.#factory.buildBin = undefined;
     this.#factory.disconnect(this.#configureHandler);
     this.#server.closeSessions((media) => this.#owns(media));
+    this.#forgetMedia();
     this.#pipeline?.setState(Gst.State.NULL);
     this.#pipeline = undefined;
     this.#feed = undefined;
@@ -152,6 +157,12 @@ export class StreamMedia implements StreamOutput {
     this.#busRelay = undefined;
     this.#onReleased();
     this.#log.debug('RTSP media released');
+  }
+
+  /** Fast start no longer holds the current media prepared (nor logs its packets). */
+  #forgetMedia(): void {
+    if (this.#media) this.#server.releaseMedia(this.#media);
+    this.#media = undefined;
   }
 
   #mount(mounted: boolean): void {
@@ -182,6 +193,7 @@ export class StreamMedia implements StreamOutput {
     pipeline.setStartTime(Gst.CLOCK_TIME_NONE);
     pipeline.setBaseTime(epochNs);
     this.#pipeline = pipeline;
+    this.#media = media;
   }
 
   #owns(media: Media | null): boolean {

@@ -1,0 +1,84 @@
+// Fast start: late RTSP/TCP readers get a keyframe at once instead of waiting up to a GOP.
+// The work is done by pushgate's native GStreamer plugin (native/faststart, element
+// "pgfaststart"), because it runs per packet and per RTSP signal on GStreamer threads, where
+// JavaScript must not run. This class loads the plugin, hands it the RTSP server, tells it
+// when a media is done with, and reads its counters from Node's thread.
+import type { Logger } from '../core/logger';
+import { Gst, NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
+
+type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
+type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
+
+/**
+ * node-gtk's own property accessors (its GObject override), which take plain values; the
+ * generated typings only describe the GValue-based GObject methods.
+ */
+interface Properties {
+  setProperty(name: string, value: unknown): void;
+  getProperty(name: string): unknown;
+}
+
+export interface FastStartCounters {
+  /** PLAYs primed from the log. */
+  readonly primedJoins: number;
+  /** PLAYs that joined live: UDP readers, no keyframe logged yet, too many primes at once. */
+  readonly liveJoins: number;
+  /** Primes that went live early (timeouts, a reader behind the log, a failed send). */
+  readonly fallbacks: number;
+  /** Primes handed over to live at exactly the next packet. */
+  readonly completedPrimes: number;
+  readonly activePrimes: number;
+  /** Bytes of RTP packets the logs hold references to. */
+  readonly logBytes: number;
+}
+
+export class FastStart {
+  readonly #element: Properties;
+  #closed = false;
+
+  private constructor(element: Properties) {
+    this.#element = element;
+  }
+
+  /**
+   * Loads the plugin and attaches it to `server`; undefined (with a warning saying why) when
+   * the plugin is missing, so pushgate runs without fast start rather than not at all.
+   */
+  static attach(server: Server, log: Logger, factory = 'pgfaststart'): FastStart | undefined {
+    const element = Gst.ElementFactory.make(factory, 'fast-start');
+    if (!element) {
+      log.warn(
+        { pluginDir: NATIVE_PLUGIN_DIR },
+        `fast start is off: the native plugin "${factory}" was not found (build it with scripts/build-native.sh); late readers wait for the next keyframe`,
+      );
+      return undefined;
+    }
+    const plugin = element as unknown as Properties;
+    plugin.setProperty('server', server);
+    return new FastStart(plugin);
+  }
+
+  /** The media's stream has ended: drop its packet log and let it unprepare. Idempotent. */
+  releaseMedia(media: Media): void {
+    if (!this.#closed) this.#element.setProperty('release-media', media);
+  }
+
+  counters(): FastStartCounters {
+    const read = (name: string): number => Number(this.#element.getProperty(name));
+    return {
+      primedJoins: read('primed-joins'),
+      liveJoins: read('live-joins'),
+      fallbacks: read('fallbacks'),
+      completedPrimes: read('completed-primes'),
+      activePrimes: read('active-primes'),
+      logBytes: read('log-bytes'),
+    };
+  }
+
+  /** Detaches from the server and releases every media still held. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#element.setProperty('detach', true);
+  }
+}
