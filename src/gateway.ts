@@ -87,9 +87,12 @@ export class Gateway {
 
   async #close(): Promise<void> {
     this.#logger.info('shutting down');
-    this.#demo?.close();
     this.#registry.closeAll('the gateway is shutting down');
+    // Answers every push, the demo's too, and closes their connections. Only then is the demo
+    // pipeline stopped: stopping curlhttpsink joins its transfer thread, which would otherwise
+    // wait for this very thread to read what it sends (a deadlock).
     await this.#http.close();
+    this.#demo?.close();
     await delay(SHUTDOWN_LINGER_MS);
     this.#engine.close();
     this.#logger.info('stopped');
