@@ -502,6 +502,7 @@ log_unref (gpointer data)
 
   if (!g_atomic_int_dec_and_test (&log->refcount))
     return;
+  GST_DEBUG ("log of stream %p freed", log->stream);
   log_clear (log);
   g_array_unref (log->entries);
   g_array_unref (log->keys);
