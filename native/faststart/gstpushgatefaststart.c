@@ -502,6 +502,7 @@ log_unref (gpointer data)
 
   if (!g_atomic_int_dec_and_test (&log->refcount))
     return;
+  GST_DEBUG ("log of stream %p freed", log->stream);
   log_clear (log);
   g_array_unref (log->entries);
   g_array_unref (log->keys);
@@ -641,10 +642,12 @@ log_install (PgFastStart * fs, GstRTSPStream * stream)
     return NULL;
   }
   log->sentinel = gst_rtsp_stream_transport_new (stream, tr);
+  /* The transport's finalize releases the data of set_callbacks, when nothing can call it
+   * any more, but never that of set_list_callbacks: that one holds no ref of its own. */
   gst_rtsp_stream_transport_set_callbacks (log->sentinel, sentinel_send,
       sentinel_send, log_ref (log), log_unref);
   gst_rtsp_stream_transport_set_list_callbacks (log->sentinel,
-      sentinel_send_list, sentinel_send_list, log_ref (log), log_unref);
+      sentinel_send_list, sentinel_send_list, log, NULL);
   if (!gst_rtsp_stream_add_transport (stream, log->sentinel)) {
     g_clear_object (&log->sentinel);
     log_unref (log);
@@ -860,12 +863,14 @@ prime_step (Prime * p)
   gate_close (log);
   overruns = log->gate_overruns;
   quiet = wait_quiescent (log) && !log->gate_forced_open;
-  if (log->detached) {
+  /* The lock was dropped while waiting and sending: the reader may have left meanwhile. */
+  if (log->detached || p->state != PRIME_PRIMING) {
     gate_open (log);
-    prime_finish (p, PRIME_ABORTED);
+    if (p->state == PRIME_PRIMING)
+      prime_finish (p, PRIME_ABORTED);
     return;
   }
-  if (!send_chunk (p, G_MAXUINT)) {
+  if (!send_chunk (p, G_MAXUINT) || p->state != PRIME_PRIMING) {
     gate_open (log);
     return;
   }

@@ -4,7 +4,7 @@
 // runs on an RTSP client thread is the tiny session-timeout handler, which holds no lock.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { FastStart, type FastStartCounters } from './fast-start';
+import { FastStart } from './fast-start';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
@@ -59,10 +59,6 @@ export class RtspServer {
   /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
   get fastStart(): boolean {
     return this.#fastStart !== undefined;
-  }
-
-  fastStartCounters(): FastStartCounters | undefined {
-    return this.#fastStart?.counters();
   }
 
   /** A stream's media is done with: fast start drops its log and its hold on it. */
