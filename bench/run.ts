@@ -155,9 +155,14 @@ async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers'
       try {
         const run = await runReaders(step, side, 0, { ...settings, windowS: scenario.holdS });
         log(runLine(step.name, run));
-        const clean = run.lost === 0 && run.stalled === 0 && run.playing === readers;
+        // Readers that fall behind lose nothing yet but get less than the stream's rate.
+        const expectedMbps = (readers * CLIPS[step.clip].kbps) / 1000;
+        const receivedMbps = (8 * run.bytes) / run.windowS / 1e6;
+        const clean = run.lost === 0 && run.stalled === 0 && run.playing === readers && receivedMbps >= 0.95 * expectedMbps;
         if (!clean) {
-          stoppedBy = `${readers}: ${run.playing}/${readers} playing, ${run.lost} lost, ${run.stalled} stalled`;
+          stoppedBy =
+            `${readers}: ${run.playing}/${readers} playing, ${run.lost} lost, ${run.stalled} stalled, ` +
+            `${receivedMbps.toFixed(0)} of ${expectedMbps.toFixed(0)} Mbit/s, client ${run.client.busiestProcessCpuPercent.toFixed(0)} % of a core`;
           break;
         }
         held = readers;

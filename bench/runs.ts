@@ -59,16 +59,14 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
   const streams = streamsOf(scenario, scenario.publishers);
   return withServer(side, streams, settings, async (server, sampler) => {
     const readers = scenario.publishers * scenario.readersPerStream;
-    const load = new ReadersLoad({
-      host: HOST,
-      rtspPort: server.rtspPort,
-      paths: streams.map((stream) => stream.name),
-      readers,
-      transport: scenario.transport,
-      connectConcurrency: 50,
-      staggerMs: scenario.staggerMs,
-      workers: scenario.workers,
-    });
+    const common = { host: HOST, rtspPort: server.rtspPort, paths: streams.map((stream) => stream.name), transport: scenario.transport, connectConcurrency: 50 };
+    // Not measured: it only makes the stream one that is already being watched.
+    const warmup = scenario.warmupS > 0 ? new ReadersLoad({ ...common, readers: 1, staggerMs: 0, workers: 1 }) : undefined;
+    if (warmup) {
+      await warmup.connected(30_000);
+      await delay(scenario.warmupS * 1000);
+    }
+    const load = new ReadersLoad({ ...common, readers, staggerMs: scenario.staggerMs, workers: scenario.workers });
     try {
       await load.connected(30_000 + 50 * readers);
       await delay(settings.settleS * 1000);
@@ -90,6 +88,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
       };
     } finally {
       await load.stop();
+      await warmup?.stop();
     }
   });
 }

@@ -19,6 +19,8 @@ export interface ReadersScenario {
   readonly publisher: 'ffmpeg' | 'probe';
   /** Readers join one by one this far apart (first-picture scenarios); 0: all at once. */
   readonly staggerMs: number;
+  /** One reader plays this long before the measured ones join (a stream already being watched). */
+  readonly warmupS: number;
   readonly sides: readonly Side[];
 }
 
@@ -84,6 +86,7 @@ function fanout(name: string, clip: ClipName, readers: number, transport: Transp
     workers,
     publisher: 'ffmpeg',
     staggerMs: 0,
+    warmupS: 0,
     sides: BOTH,
   };
 }
@@ -100,6 +103,7 @@ function publishers(name: string, count: number): ReadersScenario {
     workers: 1,
     publisher: 'ffmpeg',
     staggerMs: 0,
+    warmupS: 0,
     sides: BOTH,
   };
 }
@@ -117,16 +121,17 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     ...fanout('first-picture-gop2s', '4.5M-gop2s', 20, 'tcp'),
-    description: '1 publisher (4.5Mbit/s, GOP 2 s), 20 TCP readers joining 97 ms apart: time from PLAY to the first keyframe',
+    description: '1 publisher (4.5Mbit/s, GOP 2 s) watched for 5 s already, 20 TCP readers joining 97 ms apart: time from PLAY to the first keyframe',
     staggerMs: 97,
+    warmupS: 5,
   },
   publishers('publishers-16', 16),
   publishers('publishers-32', 32),
   {
     kind: 'max-readers',
     name: 'max-readers-tcp',
-    description: 'the most TCP readers of a 1Mbit/s stream held for 30 s without loss (ladder 500, 1000, 1500, 2000)',
-    ladder: [500, 1000, 1500, 2000],
+    description: 'the most TCP readers of a 1Mbit/s stream held for 30 s, all at the full rate and without loss (ladder of 250)',
+    ladder: [500, 750, 1000, 1250, 1500, 1750, 2000],
     holdS: 30,
     step: fanout('max-readers-step', '1M', 500, 'tcp', 2),
   },
