@@ -1246,6 +1246,7 @@ release_media (PgFastStart * fs, GstRTSPMedia * media)
   if (!g_hash_table_steal_extended (fs->medias, media, NULL, (gpointer *) & rec))
     rec = NULL;
   g_mutex_unlock (&fs->lock);
+  GST_DEBUG ("release of media %p: %s", media, rec ? "held, released" : "not held");
   if (rec)
     media_rec_free (rec);
 }
