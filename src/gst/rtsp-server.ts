@@ -25,7 +25,7 @@ export interface RtspServerOptions {
   readonly logger: Logger;
 }
 
-const { KEEP, REMOVE, REF } = GstRtspServer.RTSPFilterResult;
+const { KEEP, REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
 
 export class RtspServer {
@@ -106,8 +106,12 @@ export class RtspServer {
   /** Closes the connections of the readers of the medias `owns` accepts, which ends their sessions. */
   closeSessions(owns: MediaPredicate): void {
     this.#server.clientFilter((_server, client) => {
-      const playing = client.sessionFilter((_client, session) => (sessionUses(session, owns) ? REF : KEEP));
-      return playing.length > 0 ? REMOVE : KEEP;
+      let playing = false;
+      client.sessionFilter((_client, session) => {
+        playing ||= sessionUses(session, owns);
+        return KEEP;
+      });
+      return playing ? REMOVE : KEEP;
     });
     // Sessions whose control connection is already gone (UDP readers that vanished).
     this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, owns) ? REMOVE : KEEP));
@@ -139,5 +143,12 @@ export class RtspServer {
 }
 
 function sessionUses(session: Session, owns: MediaPredicate): boolean {
-  return session.filter((_session, sessionMedia) => (owns(sessionMedia.getMedia()) ? REF : KEEP)).length > 0;
+  // KEEP, never REF: a list of refs handed to JavaScript would keep the sessions (and their
+  // media's prepare counts) alive until V8 collects the wrappers.
+  let uses = false;
+  session.filter((_session, sessionMedia) => {
+    uses ||= owns(sessionMedia.getMedia());
+    return KEEP;
+  });
+  return uses;
 }
