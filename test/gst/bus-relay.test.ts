@@ -5,20 +5,7 @@ import { test } from 'node:test';
 import { BusRelay, parseRelayed } from '../../src/gst/bus-relay';
 import { addAndLink, makeElement } from '../../src/gst/elements';
 import { Gst } from '../../src/gst/runtime';
-import type { Logger } from '../../src/core/logger';
-
-interface Logged {
-  readonly level: string;
-  readonly fields: Record<string, unknown>;
-  readonly msg: string | undefined;
-}
-
-function recordingLogger(lines: Logged[]): Logger {
-  const at = (level: string) => (first: object | string, msg?: string) =>
-    lines.push(typeof first === 'string' ? { level, fields: {}, msg: first } : { level, fields: first as Record<string, unknown>, msg });
-  const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: () => logger };
-  return logger;
-}
+import { recordingLogger, type Logged } from './helpers/recording-logger';
 
 void test('the native pgbusrelay plugin is built and found', () => {
   assert.ok(BusRelay.create('bus-found'), 'pgbusrelay is missing: scripts/build-native.sh builds it into native/build');
