@@ -1,18 +1,16 @@
 // gst-rtsp-server set up for many readers: several client threads (one slow request must not
 // stall the others), a real listen backlog, sessions reaped on a timer, and a way to end the
-// sessions of one stream. Every call here runs on Node's thread; the only JavaScript that ever
-// runs on an RTSP client thread is the tiny session-timeout handler, which holds no lock.
+// sessions of one stream. Every call here runs on Node's thread; sessions themselves are
+// handled by rtsp-sessions.ts, out of JavaScript's reach.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
+import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
-type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
-type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
 export type MediaFactory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
-export type MediaPredicate = (media: Media | null) => boolean;
 
 export interface RtspServerOptions {
   readonly host: string;
@@ -25,14 +23,25 @@ export interface RtspServerOptions {
   readonly logger: Logger;
 }
 
-const { KEEP, REMOVE } = GstRtspServer.RTSPFilterResult;
+const { REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
+/** A released media still prepared after this is held by something it should not be: say so. */
+const RELEASE_WARN_MS = 10_000;
+
+/** A media whose stream is done with, watched until gst-rtsp-server unprepares it. */
+interface ReleasedMedia {
+  readonly log: Logger;
+  readonly since: number;
+  warned: boolean;
+}
 
 export class RtspServer {
   readonly #options: RtspServerOptions;
   readonly #server: Server;
+  readonly #sessions: RtspSessions;
   readonly #fastStart: FastStart | undefined;
   #fastStartSeen = '';
+  readonly #released = new Map<Media, ReleasedMedia>();
   #sourceId: number | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
   #port = 0;
@@ -44,15 +53,7 @@ export class RtspServer {
     this.#server.service = String(options.port);
     this.#server.backlog = 1024;
     this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
-    const sessionTimeout = options.sessionTimeoutS;
-    this.#server.connect('client-connected', (client: Client) => {
-      // Runs on the client's thread at SETUP: keep it to one property write.
-      // gst-rtsp-server adds 5 s of "extra-timeout" on top by default: the configured timeout is the limit.
-      client.connect('new-session', (session: Session) => {
-        session.setTimeout(sessionTimeout);
-        session.extraTimeout = 0;
-      });
-    });
+    this.#sessions = attachRtspSessions(this.#server, options.sessionTimeoutS, options.logger);
     this.#fastStart = options.fastStart ? FastStart.attach(this.#server, options.logger) : undefined;
   }
 
@@ -61,9 +62,29 @@ export class RtspServer {
     return this.#fastStart !== undefined;
   }
 
-  /** A stream's media is done with: fast start drops its log and its hold on it. */
-  releaseMedia(media: Media): void {
+  /**
+   * A stream's media is done with: fast start drops its log and its hold on it, and the media is
+   * watched until it is unprepared (its pipeline stopped), which is logged, with a warning if
+   * something keeps it prepared.
+   */
+  releaseMedia(media: Media, log: Logger): void {
     this.#fastStart?.releaseMedia(media);
+    if (!this.#released.has(media)) this.#released.set(media, { log, since: performance.now(), warned: false });
+    this.#watchReleased();
+  }
+
+  #watchReleased(): void {
+    const now = performance.now();
+    for (const [media, watch] of this.#released) {
+      const afterMs = Math.round(now - watch.since);
+      if (media.getStatus() === GstRtspServer.RTSPMediaStatus.UNPREPARED) {
+        this.#released.delete(media);
+        watch.log.debug({ afterMs }, 'RTSP media unprepared');
+      } else if (!watch.warned && afterMs >= RELEASE_WARN_MS) {
+        watch.warned = true;
+        watch.log.warn({ afterMs }, 'RTSP media still prepared long after its stream was released: something holds it');
+      }
+    }
   }
 
   get port(): number {
@@ -82,6 +103,7 @@ export class RtspServer {
       const reaped = this.#server.getSessionPool()?.cleanup() ?? 0;
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
+      this.#watchReleased();
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -93,28 +115,14 @@ export class RtspServer {
     this.#server.getMountPoints()?.removeFactory(path);
   }
 
-  /** Sessions currently set up on a media that `owns` accepts. */
-  countSessions(owns: MediaPredicate): number {
-    let count = 0;
-    this.#server.getSessionPool()?.filter((_pool, session) => {
-      if (sessionUses(session, owns)) count++;
-      return KEEP;
-    });
-    return count;
+  /** Sessions currently set up on the media whose bin name starts with `binPrefix`. */
+  countSessions(binPrefix: string): number {
+    return this.#sessions.count(binPrefix);
   }
 
-  /** Closes the connections of the readers of the medias `owns` accepts, which ends their sessions. */
-  closeSessions(owns: MediaPredicate): void {
-    this.#server.clientFilter((_server, client) => {
-      let playing = false;
-      client.sessionFilter((_client, session) => {
-        playing ||= sessionUses(session, owns);
-        return KEEP;
-      });
-      return playing ? REMOVE : KEEP;
-    });
-    // Sessions whose control connection is already gone (UDP readers that vanished).
-    this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, owns) ? REMOVE : KEEP));
+  /** Closes the connections of that media's readers, which ends their sessions. */
+  closeSessions(binPrefix: string): void {
+    this.#sessions.close(binPrefix);
   }
 
   /** Fast start's counters, logged when they change (read from Node's thread, once a second). */
@@ -133,6 +141,7 @@ export class RtspServer {
     this.#fastStart?.close();
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
+    this.#released.clear();
     this.#server.clientFilter(() => REMOVE);
     this.#server.getSessionPool()?.filter(() => REMOVE);
     if (this.#sourceId !== undefined) {
@@ -140,15 +149,4 @@ export class RtspServer {
       this.#sourceId = undefined;
     }
   }
-}
-
-function sessionUses(session: Session, owns: MediaPredicate): boolean {
-  // KEEP, never REF: a list of refs handed to JavaScript would keep the sessions (and their
-  // media's prepare counts) alive until V8 collects the wrappers.
-  let uses = false;
-  session.filter((_session, sessionMedia) => {
-    uses ||= owns(sessionMedia.getMedia());
-    return KEEP;
-  });
-  return uses;
 }

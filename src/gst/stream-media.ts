@@ -83,7 +83,8 @@ export class StreamMedia implements StreamOutput {
 
   constructor(name: string, tracks: StreamTracks, server: RtspServer, log: Logger, onReleased: () => void) {
     this.#path = `/${name}`;
-    this.#id = `${name.replace(/\//g, '_')}-${++outputSerial}`;
+    // The serial comes first: "bin-<serial>-" then names this stream's bins and no other's.
+    this.#id = `${++outputSerial}-${name.replace(/\//g, '_')}`;
     this.#tracks = tracks;
     this.#server = server;
     this.#log = log;
@@ -97,8 +98,13 @@ export class StreamMedia implements StreamOutput {
     this.#mount(true);
   }
 
+  /** Every media bin of this stream is named with it: how its sessions are found. */
+  get #binPrefix(): string {
+    return `bin-${this.#id}-`;
+  }
+
   get readerCount(): number {
-    return this.#closed ? 0 : this.#server.countSessions((media) => this.#owns(media));
+    return this.#closed ? 0 : this.#server.countSessions(this.#binPrefix);
   }
 
   write(unit: TimedUnit): void {
@@ -147,7 +153,7 @@ export class StreamMedia implements StreamOutput {
     // The factory's callbacks reference this object: unhook them so both can be freed.
     this.#factory.buildBin = undefined;
     this.#factory.disconnect(this.#configureHandler);
-    this.#server.closeSessions((media) => this.#owns(media));
+    this.#server.closeSessions(this.#binPrefix);
     this.#forgetMedia();
     this.#pipeline?.setState(Gst.State.NULL);
     this.#pipeline = undefined;
@@ -161,7 +167,7 @@ export class StreamMedia implements StreamOutput {
 
   /** Fast start no longer holds the current media prepared (nor logs its packets). */
   #forgetMedia(): void {
-    if (this.#media) this.#server.releaseMedia(this.#media);
+    if (this.#media) this.#server.releaseMedia(this.#media, this.#log);
     this.#media = undefined;
   }
 
@@ -174,7 +180,7 @@ export class StreamMedia implements StreamOutput {
 
   #buildBin(): Bin {
     const id = `${this.#id}-${++this.#mediaSerial}`;
-    const bin = new Gst.Bin({ name: `bin-${id}` });
+    const bin = new Gst.Bin({ name: `${this.#binPrefix}${this.#mediaSerial}` });
     const video = buildVideoBranch(bin, this.#tracks.video, id);
     const audio = this.#tracks.audio ? buildAudioBranch(bin, this.#tracks.audio, id) : undefined;
     this.#feed = { video, audio, flowing: false };
@@ -196,9 +202,6 @@ export class StreamMedia implements StreamOutput {
     this.#media = media;
   }
 
-  #owns(media: Media | null): boolean {
-    return media?.getElement()?.name.startsWith(`bin-${this.#id}-`) ?? false;
-  }
 }
 
 function buildVideoBranch(bin: Bin, track: VideoTrack, id: string): AppSrc {

@@ -1,0 +1,316 @@
+/*
+ * pgsessions: the RTSP sessions of pushgate's readers, handled where JavaScript never sees them.
+ *
+ * node-gtk wraps every GObject handed to JavaScript with a toggle reference that lives until
+ * V8 collects the wrapper. A wrapped RTSPSession or RTSPSessionMedia therefore outlives its
+ * reader by seconds or minutes, and with it the prepare count it holds on the stream's media:
+ * the media is not unprepared when the stream ends, and its pipeline and packet log stay in
+ * memory. So this element does the three things pushgate needs from sessions in C:
+ *
+ * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
+ * - counts the sessions playing a media, and
+ * - closes the readers of a media,
+ *
+ * where a media is named by the prefix of its bin's name (pushgate names every media bin
+ * "bin-<stream id>-<serial>"), so no object crosses into JavaScript at all. Node calls the
+ * action signals "count-sessions" and "close-sessions" from its own thread.
+ */
+#define PACKAGE "pushgate"
+#define VERSION "1.0"
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#define DEFAULT_SESSION_TIMEOUT 60
+
+#define PG_TYPE_SESSIONS (pg_sessions_get_type ())
+G_DECLARE_FINAL_TYPE (PgSessions, pg_sessions, PG, SESSIONS, GstElement)
+
+struct _PgSessions
+{
+  GstElement parent;
+  GstRTSPServer *server;        /* strong ref, set once */
+  gulong client_handler;
+  guint session_timeout;        /* read from client threads: atomic */
+};
+
+enum
+{
+  PROP_0,
+  PROP_SERVER,
+  PROP_SESSION_TIMEOUT,
+};
+
+enum
+{
+  SIGNAL_COUNT_SESSIONS,
+  SIGNAL_CLOSE_SESSIONS,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (PgSessions, pg_sessions, GST_TYPE_ELEMENT);
+
+/* Whether a media's bin is named with `prefix`. */
+static gboolean
+media_matches (GstRTSPMedia * media, const gchar * prefix)
+{
+  GstElement *element = media ? gst_rtsp_media_get_element (media) : NULL;
+  gboolean matches = FALSE;
+
+  if (element) {
+    GST_OBJECT_LOCK (element);
+    matches = g_str_has_prefix (GST_OBJECT_NAME (element), prefix);
+    GST_OBJECT_UNLOCK (element);
+    gst_object_unref (element);
+  }
+  return matches;
+}
+
+typedef struct
+{
+  const gchar *prefix;
+  gboolean uses;
+} UsesData;
+
+static GstRTSPFilterResult
+session_media_uses (GstRTSPSession * session, GstRTSPSessionMedia * sm,
+    gpointer user_data)
+{
+  UsesData *data = user_data;
+
+  if (!data->uses && media_matches (gst_rtsp_session_media_get_media (sm),
+          data->prefix))
+    data->uses = TRUE;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+static gboolean
+session_uses (GstRTSPSession * session, const gchar * prefix)
+{
+  UsesData data = { prefix, FALSE };
+
+  gst_rtsp_session_filter (session, session_media_uses, &data);
+  return data.uses;
+}
+
+typedef struct
+{
+  const gchar *prefix;
+  guint count;
+} CountData;
+
+static GstRTSPFilterResult
+count_session (GstRTSPSessionPool * pool, GstRTSPSession * session,
+    gpointer user_data)
+{
+  CountData *data = user_data;
+
+  if (session_uses (session, data->prefix))
+    data->count++;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+static GstRTSPFilterResult
+remove_session_using (GstRTSPSessionPool * pool, GstRTSPSession * session,
+    gpointer user_data)
+{
+  CountData *data = user_data;
+
+  if (!session_uses (session, data->prefix))
+    return GST_RTSP_FILTER_KEEP;
+  data->count++;
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static GstRTSPFilterResult
+client_session_uses (GstRTSPClient * client, GstRTSPSession * session,
+    gpointer user_data)
+{
+  UsesData *data = user_data;
+
+  if (!data->uses && session_uses (session, data->prefix))
+    data->uses = TRUE;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+static GstRTSPFilterResult
+close_client_using (GstRTSPServer * server, GstRTSPClient * client,
+    gpointer user_data)
+{
+  CountData *count = user_data;
+  UsesData data = { count->prefix, FALSE };
+
+  gst_rtsp_client_session_filter (client, client_session_uses, &data);
+  if (!data.uses)
+    return GST_RTSP_FILTER_KEEP;
+  count->count++;
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static guint
+count_sessions (PgSessions * self, const gchar * prefix)
+{
+  CountData data = { prefix, 0 };
+  GstRTSPSessionPool *pool;
+
+  if (!self->server || !prefix)
+    return 0;
+  pool = gst_rtsp_server_get_session_pool (self->server);
+  if (pool) {
+    gst_rtsp_session_pool_filter (pool, count_session, &data);
+    g_object_unref (pool);
+  }
+  return data.count;
+}
+
+/* Closes the connections of the readers of the media, which ends their sessions; then removes
+ * sessions whose connection is already gone (UDP readers that vanished). */
+static guint
+close_sessions (PgSessions * self, const gchar * prefix)
+{
+  CountData clients = { prefix, 0 }, sessions = { prefix, 0 };
+  GstRTSPSessionPool *pool;
+
+  if (!self->server || !prefix)
+    return 0;
+  gst_rtsp_server_client_filter (self->server, close_client_using, &clients);
+  pool = gst_rtsp_server_get_session_pool (self->server);
+  if (pool) {
+    gst_rtsp_session_pool_filter (pool, remove_session_using, &sessions);
+    g_object_unref (pool);
+  }
+  GST_DEBUG_OBJECT (self, "closed %u clients and removed %u sessions of %s",
+      clients.count, sessions.count, prefix);
+  return clients.count + sessions.count;
+}
+
+/* On the client's thread, at SETUP. */
+static void
+on_new_session (GstRTSPClient * client, GstRTSPSession * session,
+    PgSessions * self)
+{
+  gst_rtsp_session_set_timeout (session,
+      g_atomic_int_get (&self->session_timeout));
+  /* gst-rtsp-server adds 5 s by default: the configured timeout is the limit. */
+  g_object_set (session, "extra-timeout", 0, NULL);
+}
+
+static void
+on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
+    PgSessions * self)
+{
+  g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
+      self, 0);
+}
+
+static void
+set_server (PgSessions * self, GstRTSPServer * server)
+{
+  if (self->server || !server)
+    return;
+  self->server = g_object_ref (server);
+  self->client_handler = g_signal_connect_object (server, "client-connected",
+      G_CALLBACK (on_client_connected), self, 0);
+}
+
+static void
+pg_sessions_set_property (GObject * object, guint id, const GValue * value,
+    GParamSpec * pspec)
+{
+  PgSessions *self = PG_SESSIONS (object);
+
+  switch (id) {
+    case PROP_SERVER:
+      set_server (self, g_value_get_object (value));
+      break;
+    case PROP_SESSION_TIMEOUT:
+      g_atomic_int_set (&self->session_timeout, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+  }
+}
+
+static void
+pg_sessions_get_property (GObject * object, guint id, GValue * value,
+    GParamSpec * pspec)
+{
+  PgSessions *self = PG_SESSIONS (object);
+
+  switch (id) {
+    case PROP_SERVER:
+      g_value_set_object (value, self->server);
+      break;
+    case PROP_SESSION_TIMEOUT:
+      g_value_set_uint (value, g_atomic_int_get (&self->session_timeout));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+  }
+}
+
+static void
+pg_sessions_dispose (GObject * object)
+{
+  PgSessions *self = PG_SESSIONS (object);
+
+  if (self->server) {
+    g_signal_handler_disconnect (self->server, self->client_handler);
+    g_clear_object (&self->server);
+  }
+  G_OBJECT_CLASS (pg_sessions_parent_class)->dispose (object);
+}
+
+static void
+pg_sessions_init (PgSessions * self)
+{
+  self->session_timeout = DEFAULT_SESSION_TIMEOUT;
+}
+
+static void
+pg_sessions_class_init (PgSessionsClass * klass)
+{
+  GObjectClass *oc = G_OBJECT_CLASS (klass);
+
+  oc->set_property = pg_sessions_set_property;
+  oc->get_property = pg_sessions_get_property;
+  oc->dispose = pg_sessions_dispose;
+
+  g_object_class_install_property (oc, PROP_SERVER,
+      g_param_spec_object ("server", "Server",
+          "RTSP server whose sessions this element handles (set once)",
+          GST_TYPE_RTSP_SERVER, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_SESSION_TIMEOUT,
+      g_param_spec_uint ("session-timeout", "Session timeout",
+          "Seconds after which a silent reader's session expires (no extra timeout)",
+          1, G_MAXUINT, DEFAULT_SESSION_TIMEOUT,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+
+  /* Action signals take the media's bin-name prefix and return a count. */
+  signals[SIGNAL_COUNT_SESSIONS] = g_signal_new_class_handler ("count-sessions",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (count_sessions), NULL, NULL, NULL, G_TYPE_UINT, 1,
+      G_TYPE_STRING);
+  signals[SIGNAL_CLOSE_SESSIONS] = g_signal_new_class_handler ("close-sessions",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (close_sessions), NULL, NULL, NULL, G_TYPE_UINT, 1,
+      G_TYPE_STRING);
+
+  gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
+      "pushgate RTSP sessions", "Generic",
+      "Sets session timeouts, counts and closes the RTSP sessions of a media, "
+      "without handing session objects to JavaScript",
+      "pushgate");
+}
+
+static gboolean
+plugin_init (GstPlugin * plugin)
+{
+  return gst_element_register (plugin, "pgsessions", GST_RANK_NONE,
+      PG_TYPE_SESSIONS);
+}
+
+GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgsessions,
+    "RTSP session handling for pushgate, out of JavaScript's reach",
+    plugin_init, VERSION, "MIT", "pushgate", "https://github.com/pushgate")

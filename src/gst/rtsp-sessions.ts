@@ -1,0 +1,95 @@
+// The RTSP sessions of readers: their timeout, how many play a media, and closing them.
+//
+// node-gtk keeps every GObject it hands to JavaScript alive until V8 collects the wrapper. A
+// wrapped RTSPSession or RTSPSessionMedia holds a prepare count on its media, so a stream's
+// media (its pipeline and fast start's packet log) would stay in memory for as long as V8
+// waits. The native pgsessions element (native/sessions) does this work in C, and JavaScript
+// names a media by the prefix of its bin's name. Without the native plugin the same is done
+// here, at the cost of that late release.
+import type { Logger } from '../core/logger';
+import { Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
+
+type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
+type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
+type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
+
+export interface RtspSessions {
+  /** Sessions set up on a media whose bin name starts with `binPrefix`. */
+  count(binPrefix: string): number;
+  /** Closes the readers of that media, which ends their sessions. */
+  close(binPrefix: string): void;
+}
+
+/** node-gtk's own GObject methods, which take and return plain values. */
+interface NativeSessions {
+  setProperty(name: string, value: unknown): void;
+  emit(signal: string, ...args: unknown[]): unknown;
+}
+
+export function attachRtspSessions(server: Server, sessionTimeoutS: number, log: Logger, factory = 'pgsessions'): RtspSessions {
+  const element = Gst.ElementFactory.make(factory, 'rtsp-sessions') as unknown as NativeSessions | null;
+  if (element) {
+    element.setProperty('session-timeout', sessionTimeoutS);
+    element.setProperty('server', server);
+    return {
+      count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
+      close: (binPrefix) => void element.emit('close-sessions', binPrefix),
+    };
+  }
+  log.warn(
+    { pluginDir: NATIVE_PLUGIN_DIR },
+    `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late`,
+  );
+  return new ScriptedSessions(server, sessionTimeoutS);
+}
+
+const { KEEP, REMOVE } = GstRtspServer.RTSPFilterResult;
+
+/** The fallback: the same work through GObject introspection. */
+class ScriptedSessions implements RtspSessions {
+  readonly #server: Server;
+
+  constructor(server: Server, sessionTimeoutS: number) {
+    this.#server = server;
+    server.connect('client-connected', (client: Client) => {
+      // Runs on the client's thread at SETUP: keep it to property writes.
+      client.connect('new-session', (session: Session) => {
+        session.setTimeout(sessionTimeoutS);
+        // gst-rtsp-server adds 5 s by default: the configured timeout is the limit.
+        session.extraTimeout = 0;
+      });
+    });
+  }
+
+  count(binPrefix: string): number {
+    let count = 0;
+    this.#server.getSessionPool()?.filter((_pool, session) => {
+      if (sessionUses(session, binPrefix)) count++;
+      return KEEP;
+    });
+    return count;
+  }
+
+  close(binPrefix: string): void {
+    this.#server.clientFilter((_server, client) => {
+      let playing = false;
+      client.sessionFilter((_client, session) => {
+        playing ||= sessionUses(session, binPrefix);
+        return KEEP;
+      });
+      return playing ? REMOVE : KEEP;
+    });
+    // Sessions whose control connection is already gone (UDP readers that vanished).
+    this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, binPrefix) ? REMOVE : KEEP));
+  }
+}
+
+function sessionUses(session: Session, binPrefix: string): boolean {
+  // KEEP, never REF: a list of refs handed to JavaScript would hold the sessions even longer.
+  let uses = false;
+  session.filter((_session, sessionMedia) => {
+    uses ||= sessionMedia.getMedia()?.getElement()?.name.startsWith(binPrefix) ?? false;
+    return KEEP;
+  });
+  return uses;
+}
