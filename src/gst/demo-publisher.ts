@@ -9,6 +9,8 @@ import { Gst } from './runtime';
 export interface DemoPublisherOptions {
   /** e.g. http://127.0.0.1:8080/push/demo */
   readonly url: string;
+  /** Skip certificate verification (an https:// url to this very process over loopback). */
+  readonly insecure?: boolean;
   readonly logger: Logger;
   readonly restartDelayMs?: number;
 }
@@ -26,7 +28,7 @@ export class DemoPublisher {
 
   start(): void {
     if (this.#closed) return;
-    const pipeline = buildDemoPipeline(this.#options.url);
+    const pipeline = buildDemoPipeline(this.#options.url, this.#options.insecure ?? false);
     this.#pipeline = pipeline;
     this.#unwatch = watchBus(pipeline, this.#options.logger, {
       onError: () => this.#restart(),
@@ -64,7 +66,7 @@ export class DemoPublisher {
   }
 }
 
-function buildDemoPipeline(url: string): GstPipeline {
+function buildDemoPipeline(url: string, insecure: boolean): GstPipeline {
   const pipeline = new Gst.Pipeline({ name: 'demo-publisher' });
   const source = makeElement('videotestsrc', 'demo-source', { isLive: true });
   const rawCaps = makeElement('capsfilter', 'demo-raw-caps', {
@@ -78,7 +80,7 @@ function buildDemoPipeline(url: string): GstPipeline {
   const h264Caps = makeElement('capsfilter', 'demo-h264-caps', {
     caps: capsFromString('video/x-h264,stream-format=byte-stream,alignment=au'),
   });
-  const sink = makeElement('curlhttpsink', 'demo-push', { location: url, contentType: 'video/h264', sync: false });
+  const sink = makeElement('curlhttpsink', 'demo-push', { location: url, contentType: 'video/h264', sync: false, insecure });
   addAndLink(pipeline, [source, rawCaps, clock, encoder, parser, h264Caps, sink]);
   return pipeline;
 }

@@ -44,8 +44,8 @@ export class FastStart {
    * Loads the plugin and attaches it to `server`; undefined (with a warning saying why) when
    * the plugin is missing, so pushgate runs without fast start rather than not at all.
    */
-  static attach(server: Server, log: Logger, factory = 'pgfaststart'): FastStart | undefined {
-    const element = Gst.ElementFactory.make(factory, 'fast-start');
+  static attach(server: Server, log: Logger, factory = 'pgfaststart', name = 'fast-start'): FastStart | undefined {
+    const element = Gst.ElementFactory.make(factory, name);
     if (!element) {
       log.warn(
         { pluginDir: NATIVE_PLUGIN_DIR },
