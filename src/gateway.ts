@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Config } from './config/config';
+import { ConfigError, type Config } from './config/config';
 import { loadTls, type TlsMaterial } from './config/tls';
 import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
@@ -69,6 +69,8 @@ export class Gateway {
    */
   static async start(config: Config, logger: RootLogger): Promise<Gateway> {
     const tls = loadTls(config);
+    // curlhttpsink cannot do HTTPS with Debian's libcurl (GnuTLS: "failed to set default crypto engine").
+    if (config.demo && !config.plainHttp) throw new ConfigError('--demo pushes to the plain HTTP port: it cannot be used with --plain-http off');
     if (tls && tls.validTo.getTime() - Date.now() < CERT_EXPIRY_WARNING_MS) {
       logger.warn({ cert: tls.certPath, validTo: tls.validTo.toISOString() }, tls.validTo.getTime() < Date.now() ? 'the TLS certificate has expired: clients will refuse it' : 'the TLS certificate expires soon');
     }
@@ -102,10 +104,10 @@ export class Gateway {
   }
 
   #startDemo(): void {
-    // The demo pushes to this very process over loopback; plain HTTP when there is one. Over
-    // HTTPS it does not verify the certificate, which need not name 127.0.0.1.
-    const url = this.httpPort !== undefined ? `http://127.0.0.1:${this.httpPort}/push/demo` : `https://127.0.0.1:${this.httpsPort}/push/demo`;
-    this.#demo = new DemoPublisher({ url, insecure: this.httpPort === undefined, logger: this.#logger.child({ module: 'demo', stream: 'demo' }) });
+    this.#demo = new DemoPublisher({
+      url: `http://127.0.0.1:${this.httpPort}/push/demo`,
+      logger: this.#logger.child({ module: 'demo', stream: 'demo' }),
+    });
     this.#demo.start();
   }
 

@@ -9,8 +9,6 @@ import { Gst } from './runtime';
 export interface DemoPublisherOptions {
   /** e.g. http://127.0.0.1:8080/push/demo */
   readonly url: string;
-  /** Skip certificate verification (an https:// url to this very process over loopback). */
-  readonly insecure?: boolean;
   readonly logger: Logger;
   readonly restartDelayMs?: number;
 }
@@ -28,7 +26,7 @@ export class DemoPublisher {
 
   start(): void {
     if (this.#closed) return;
-    const pipeline = buildDemoPipeline(this.#options.url, this.#options.insecure ?? false);
+    const pipeline = buildDemoPipeline(this.#options.url);
     this.#pipeline = pipeline;
     this.#unwatch = watchBus(pipeline, this.#options.logger, {
       onError: () => this.#restart(),
@@ -66,7 +64,7 @@ export class DemoPublisher {
   }
 }
 
-function buildDemoPipeline(url: string, insecure: boolean): GstPipeline {
+function buildDemoPipeline(url: string): GstPipeline {
   const pipeline = new Gst.Pipeline({ name: 'demo-publisher' });
   const source = makeElement('videotestsrc', 'demo-source', { isLive: true });
   const rawCaps = makeElement('capsfilter', 'demo-raw-caps', {
@@ -80,7 +78,7 @@ function buildDemoPipeline(url: string, insecure: boolean): GstPipeline {
   const h264Caps = makeElement('capsfilter', 'demo-h264-caps', {
     caps: capsFromString('video/x-h264,stream-format=byte-stream,alignment=au'),
   });
-  const sink = makeElement('curlhttpsink', 'demo-push', { location: url, contentType: 'video/h264', sync: false, insecure });
+  const sink = makeElement('curlhttpsink', 'demo-push', { location: url, contentType: 'video/h264', sync: false });
   addAndLink(pipeline, [source, rawCaps, clock, encoder, parser, h264Caps, sink]);
   return pipeline;
 }

@@ -44,8 +44,8 @@ export class FastStart {
    * Loads the plugin and attaches it to `server`; undefined (with a warning saying why) when
    * the plugin is missing, so pushgate runs without fast start rather than not at all.
    */
-  static attach(server: Server, log: Logger, factory = 'pgfaststart', name = 'fast-start'): FastStart | undefined {
-    const element = Gst.ElementFactory.make(factory, name);
+  static attach(server: Server, log: Logger, factory = 'pgfaststart'): FastStart | undefined {
+    const element = Gst.ElementFactory.make(factory, 'fast-start');
     if (!element) {
       log.warn(
         { pluginDir: NATIVE_PLUGIN_DIR },
@@ -56,6 +56,14 @@ export class FastStart {
     const plugin = element as unknown as Properties;
     plugin.setProperty('server', server);
     return new FastStart(plugin);
+  }
+
+  /**
+   * Primes the readers of one more server too. It must share the first one's mount points, so
+   * its readers play the same medias: each media keeps one packet log and one hold for all.
+   */
+  addServer(server: Server): void {
+    if (!this.#closed) this.#element.setProperty('add-server', server);
   }
 
   /** The media's stream has ended: drop its packet log and let it unprepare. Idempotent. */
@@ -75,7 +83,7 @@ export class FastStart {
     };
   }
 
-  /** Detaches from the server and releases every media still held. Idempotent. */
+  /** Detaches from the servers and releases every media still held. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -6,10 +6,11 @@
 // Plain RTSP and RTSPS are two GstRTSPServers (TLS is per server in gst-rtsp-server) that share
 // one set of mount points, one session pool and one thread pool: a stream's factory, and so
 // its one shared media and pipeline, serves the readers of both, and counting, reaping and
-// closing sessions covers both.
+// closing sessions covers both. One fast-start element hooks both servers, so each media has
+// one packet log whichever port its readers come from.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { FastStart, type FastStartCounters } from './fast-start';
+import { FastStart } from './fast-start';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
 
@@ -44,12 +45,11 @@ export interface RtspServerOptions {
 const { KEEP, REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
 
-/** One listening GstRTSPServer (plain or TLS) with its own fast-start element. */
+/** One listening GstRTSPServer (plain or TLS). */
 interface Listener {
   readonly name: 'rtsp' | 'rtsps';
   readonly server: Server;
   readonly requestedPort: number;
-  readonly fastStart: FastStart | undefined;
   sourceId: number | undefined;
   port: number;
 }
@@ -59,6 +59,7 @@ export class RtspServer {
   readonly #mounts = new GstRtspServer.RTSPMountPoints();
   readonly #sessions = new GstRtspServer.RTSPSessionPool();
   readonly #listeners: Listener[] = [];
+  readonly #fastStart: FastStart | undefined;
   #fastStartSeen = '';
   #cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -75,6 +76,9 @@ export class RtspServer {
       listener.server.setAuth(auth);
       this.#listeners.push(listener);
     }
+    const [first, ...others] = this.#listeners.map((l) => l.server);
+    this.#fastStart = options.fastStart && first ? FastStart.attach(first, options.logger) : undefined;
+    for (const server of others) this.#fastStart?.addServer(server);
   }
 
   #listener(name: Listener['name'], port: number, threads: InstanceType<typeof GstRtspServer.RTSPThreadPool>): Listener {
@@ -94,21 +98,17 @@ export class RtspServer {
         session.extraTimeout = 0;
       });
     });
-    // Fast start hooks the PLAYs of one server's clients: each server gets its own element.
-    // (When the plugin is missing, the first attempt has said so: no second warning.)
-    const pluginMissing = this.#listeners.length > 0 && !this.#listeners[0]!.fastStart;
-    const fastStart = this.#options.fastStart && !pluginMissing ? FastStart.attach(server, this.#options.logger, undefined, `fast-start-${name}`) : undefined;
-    return { name, server, requestedPort: port, fastStart, sourceId: undefined, port: 0 };
+    return { name, server, requestedPort: port, sourceId: undefined, port: 0 };
   }
 
   /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
   get fastStart(): boolean {
-    return this.#listeners.some((l) => l.fastStart !== undefined);
+    return this.#fastStart !== undefined;
   }
 
-  /** A stream's media is done with: fast start (of every listener) drops its log and its hold on it. */
+  /** A stream's media is done with: fast start drops its log and its hold on it. */
   releaseMedia(media: Media): void {
-    for (const listener of this.#listeners) listener.fastStart?.releaseMedia(media);
+    this.#fastStart?.releaseMedia(media);
   }
 
   /** The plain RTSP port, once started; undefined when plain RTSP is off. */
@@ -176,32 +176,23 @@ export class RtspServer {
     this.#sessions.filter((_pool, session) => (sessionUses(session, owns) ? REMOVE : KEEP));
   }
 
-  /** Fast start's counters over every listener, logged when they change (from Node's thread, once a second). */
+  /** Fast start's counters, logged when they change (read from Node's thread, once a second). */
   #logFastStart(): void {
-    const all = this.#listeners.flatMap((l) => l.fastStart?.counters() ?? []);
-    if (all.length === 0) return;
-    const sum = (key: keyof FastStartCounters): number => all.reduce((total, c) => total + c[key], 0);
-    const joins = {
-      primedJoins: sum('primedJoins'),
-      liveJoins: sum('liveJoins'),
-      fallbacks: sum('fallbacks'),
-      completedPrimes: sum('completedPrimes'),
-      activePrimes: sum('activePrimes'),
-    };
+    const counters = this.#fastStart?.counters();
+    if (!counters) return;
+    const { logBytes, ...joins } = counters;
     const seen = JSON.stringify(joins);
     if (seen === this.#fastStartSeen) return;
     this.#fastStartSeen = seen;
-    this.#options.logger.debug({ fastStart: { ...joins, logBytes: sum('logBytes') } }, 'fast start counters');
+    this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
   }
 
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
-    for (const listener of this.#listeners) {
-      listener.fastStart?.close();
-      listener.server.clientFilter(() => REMOVE);
-    }
+    this.#fastStart?.close();
+    for (const listener of this.#listeners) listener.server.clientFilter(() => REMOVE);
     this.#sessions.filter(() => REMOVE);
     for (const listener of this.#listeners) {
       if (listener.sourceId !== undefined) {
