@@ -3,31 +3,43 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Config } from './config/config';
+import { ConfigError, type Config } from './config/config';
+import { loadTls, type TlsMaterial } from './config/tls';
 import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
 import { gstVersion } from './gst/runtime';
-import { createHttpServer } from './http/http-server';
+import { createHttpServer, type HttpServerOptions } from './http/http-server';
 import type { RootLogger } from './observability/logger';
 
 /** Lets readers receive end of stream before their connections close. */
 const SHUTDOWN_LINGER_MS = 400;
+/** Warn at start-up when the certificate expires sooner than this. */
+const CERT_EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+interface HttpListener {
+  readonly app: FastifyInstance;
+  readonly port: number;
+}
 
 export class Gateway {
   readonly #logger: RootLogger;
   readonly #engine: GstMediaEngine;
   readonly #registry: StreamRegistry;
-  readonly #http: FastifyInstance;
+  /** Plain HTTP, when on. */
+  readonly #http: HttpListener | undefined;
+  /** HTTPS, with TLS. Same routes, same registry. */
+  readonly #https: HttpListener | undefined;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(config: Config, logger: RootLogger) {
+  private constructor(config: Config, logger: RootLogger, tls: TlsMaterial | undefined) {
     this.#logger = logger;
     this.#engine = new GstMediaEngine({
       host: config.host,
-      port: config.rtspPort,
+      port: config.plainRtsp ? config.rtspPort : undefined,
+      tls: tls && { port: config.rtspsPort, certPath: tls.certPath, keyPath: tls.keyPath },
       sessionTimeoutS: config.sessionTimeoutS,
       clientThreads: config.rtspThreads,
       fastStart: config.fastStart,
@@ -39,44 +51,84 @@ export class Gateway {
       logger: logger.child({ module: 'streams' }),
       graceMs: config.graceMs,
     });
-    this.#http = createHttpServer({
+    const http: HttpServerOptions = {
       registry: this.#registry,
       clock: gatewayClock,
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
-    });
+    };
+    this.#http = config.plainHttp ? { app: createHttpServer(http), port: config.httpPort } : undefined;
+    this.#https = tls ? { app: createHttpServer({ ...http, tls }), port: config.httpsPort } : undefined;
   }
 
+  /**
+   * Checks the TLS files, then starts RTSP(S) and HTTP(S). A ConfigError (bad TLS options or
+   * files) is thrown before anything listens; if any port cannot be bound, nothing is left
+   * listening.
+   */
   static async start(config: Config, logger: RootLogger): Promise<Gateway> {
-    const gateway = new Gateway(config, logger);
+    const tls = loadTls(config);
+    // curlhttpsink cannot do HTTPS with Debian's libcurl (GnuTLS: "failed to set default crypto engine").
+    if (config.demo && !config.plainHttp) throw new ConfigError('--demo pushes to the plain HTTP port: it cannot be used with --plain-http off');
+    if (tls && tls.validTo.getTime() - Date.now() < CERT_EXPIRY_WARNING_MS) {
+      logger.warn({ cert: tls.certPath, validTo: tls.validTo.toISOString() }, tls.validTo.getTime() < Date.now() ? 'the TLS certificate has expired: clients will refuse it' : 'the TLS certificate expires soon');
+    }
+    const gateway = new Gateway(config, logger, tls);
     gateway.#engine.start();
+    const listening: FastifyInstance[] = [];
     try {
-      await gateway.#http.listen({ host: config.host, port: config.httpPort });
+      for (const listener of [gateway.#http, gateway.#https]) {
+        if (!listener) continue;
+        await listener.app.listen({ host: config.host, port: listener.port });
+        listening.push(listener.app);
+      }
     } catch (err) {
+      await Promise.all(listening.map((app) => app.close()));
       gateway.#engine.close();
       throw err;
     }
+    const { httpPort, httpsPort, rtspPort, rtspsPort } = gateway;
+    const urls = [
+      httpPort !== undefined && `push to http://${config.host}:${httpPort}/push/<name>`,
+      httpsPort !== undefined && `push to https://${config.host}:${httpsPort}/push/<name>`,
+      rtspPort !== undefined && `play rtsp://${config.host}:${rtspPort}/<name>`,
+      rtspsPort !== undefined && `play rtsps://${config.host}:${rtspsPort}/<name>`,
+    ].filter(Boolean);
     logger.info(
-      { httpPort: gateway.httpPort, rtspPort: gateway.rtspPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart },
-      `pushgate listening: push to http://${config.host}:${gateway.httpPort}/push/<name>, play rtsp://${config.host}:${gateway.rtspPort}/<name>`,
+      { httpPort, httpsPort, rtspPort, rtspsPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart, ...(tls && { tls: { cert: tls.certPath, names: tls.names, validTo: tls.validTo.toISOString() } }) },
+      `pushgate listening: ${urls.join(', ')}`,
     );
-    if (config.demo) {
-      gateway.#demo = new DemoPublisher({
-        url: `http://127.0.0.1:${gateway.httpPort}/push/demo`,
-        logger: logger.child({ module: 'demo', stream: 'demo' }),
-      });
-      gateway.#demo.start();
-    }
+    if (config.demo) gateway.#startDemo();
     return gateway;
   }
 
-  get httpPort(): number {
-    return (this.#http.server.address() as AddressInfo).port;
+  #startDemo(): void {
+    this.#demo = new DemoPublisher({
+      url: `http://127.0.0.1:${this.httpPort}/push/demo`,
+      logger: this.#logger.child({ module: 'demo', stream: 'demo' }),
+    });
+    this.#demo.start();
   }
 
-  get rtspPort(): number {
+  /** The plain HTTP port; undefined when plain HTTP is off. */
+  get httpPort(): number | undefined {
+    return this.#http && (this.#http.app.server.address() as AddressInfo).port;
+  }
+
+  /** The HTTPS port; undefined without TLS. */
+  get httpsPort(): number | undefined {
+    return this.#https && (this.#https.app.server.address() as AddressInfo).port;
+  }
+
+  /** The plain RTSP port; undefined when plain RTSP is off. */
+  get rtspPort(): number | undefined {
     return this.#engine.rtsp.port;
+  }
+
+  /** The RTSPS port; undefined without TLS. */
+  get rtspsPort(): number | undefined {
+    return this.#engine.rtsp.tlsPort;
   }
 
   /** Stops accepting, ends pushes and readers, sets every pipeline to NULL. Idempotent. */
@@ -88,10 +140,10 @@ export class Gateway {
   async #close(): Promise<void> {
     this.#logger.info('shutting down');
     this.#registry.closeAll('the gateway is shutting down');
-    // Answers every push, the demo's too, and closes their connections. Only then is the demo
-    // pipeline stopped: stopping curlhttpsink joins its transfer thread, which would otherwise
-    // wait for this very thread to read what it sends (a deadlock).
-    await this.#http.close();
+    // Answers every push (on either port), the demo's too, and closes their connections. Only
+    // then is the demo pipeline stopped: stopping curlhttpsink joins its transfer thread, which
+    // would otherwise wait for this very thread to read what it sends (a deadlock).
+    await Promise.all([this.#http?.app.close(), this.#https?.app.close()]);
     this.#demo?.close();
     await delay(SHUTDOWN_LINGER_MS);
     this.#engine.close();

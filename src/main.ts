@@ -42,6 +42,11 @@ Gateway.start(config, logger)
     gateway = started;
   })
   .catch((err: unknown) => {
+    // Bad TLS options or files are found at start, before anything listens: a usage error.
+    if (err instanceof ConfigError) {
+      console.error(`pushgate: ${err.message}`);
+      process.exit(2);
+    }
     logger.fatal({ err }, 'pushgate could not start');
     process.exit(1);
   });

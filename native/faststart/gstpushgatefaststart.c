@@ -128,9 +128,8 @@ typedef struct
 struct _PgFastStart
 {
   GstElement parent;
-  GMutex lock;                  /* server, medias */
-  GstRTSPServer *server;
-  gulong client_connected_id;
+  GMutex lock;                  /* servers, medias */
+  GPtrArray *servers;           /* GstRTSPServer* (strong refs): plain RTSP and RTSPS share medias */
   GHashTable *medias;           /* GstRTSPMedia* -> MediaRec* */
 
   /* tunables (read without lock: plain words) */
@@ -155,7 +154,7 @@ G_DEFINE_TYPE (PgFastStart, pg_fast_start, GST_TYPE_ELEMENT);
 
 enum
 {
-  PROP_0, PROP_SERVER, PROP_RELEASE_MEDIA, PROP_DETACH, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
+  PROP_0, PROP_SERVER, PROP_ADD_SERVER, PROP_RELEASE_MEDIA, PROP_DETACH, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
   PROP_MAX_PRIME_BYTES, PROP_MAX_LOG_BYTES, PROP_MAX_CONCURRENT, PROP_CHUNK_PACKETS,
   PROP_PRIMED_JOINS, PROP_LIVE_JOINS, PROP_FALLBACKS, PROP_COMPLETED, PROP_ACTIVE,
   PROP_LOG_BYTES
@@ -710,7 +709,7 @@ media_ensure (PgFastStart * fs, GstRTSPMedia * media)
 
   g_mutex_lock (&fs->lock);
   rec = g_hash_table_lookup (fs->medias, media);
-  if (!rec && fs->server && !g_object_get_qdata (G_OBJECT (media), released_quark)
+  if (!rec && fs->servers->len > 0 && !g_object_get_qdata (G_OBJECT (media), released_quark)
       && gst_rtsp_media_prepare (media, NULL)) {
     rec = g_new0 (MediaRec, 1);
     rec->media = g_object_ref (media);
@@ -1212,23 +1211,44 @@ disconnect_client (GstRTSPServer * server, GstRTSPClient * client, gpointer fs)
   return GST_RTSP_FILTER_KEEP;
 }
 
+/* Leaves every server: no new clients are hooked, current ones are unhooked. */
+static void
+leave_servers (PgFastStart * fs)
+{
+  GPtrArray *old;
+  guint i;
+
+  g_mutex_lock (&fs->lock);
+  old = fs->servers;
+  fs->servers = g_ptr_array_new_with_free_func (g_object_unref);
+  for (i = 0; i < old->len; i++)
+    g_signal_handlers_disconnect_by_func (g_ptr_array_index (old, i),
+        on_client_connected, fs);
+  g_mutex_unlock (&fs->lock);
+  for (i = 0; i < old->len; i++)
+    gst_rtsp_server_client_filter (g_ptr_array_index (old, i), disconnect_client, fs);
+  g_ptr_array_unref (old);
+}
+
+/* Hooks the clients of one more server (sharing mount points, so medias, with the others). */
+static void
+add_server (PgFastStart * fs, GstRTSPServer * server)
+{
+  if (!server)
+    return;
+  g_mutex_lock (&fs->lock);
+  if (!g_ptr_array_find (fs->servers, server, NULL)) {
+    g_ptr_array_add (fs->servers, g_object_ref (server));
+    g_signal_connect (server, "client-connected", G_CALLBACK (on_client_connected), fs);
+  }
+  g_mutex_unlock (&fs->lock);
+}
+
 static void
 set_server (PgFastStart * fs, GstRTSPServer * server)
 {
-  GstRTSPServer *old;
-
-  g_mutex_lock (&fs->lock);
-  old = fs->server;
-  fs->server = server ? g_object_ref (server) : NULL;
-  if (old)
-    g_signal_handler_disconnect (old, fs->client_connected_id);
-  fs->client_connected_id = server ? g_signal_connect (server, "client-connected",
-      G_CALLBACK (on_client_connected), fs) : 0;
-  g_mutex_unlock (&fs->lock);
-  if (old) {
-    gst_rtsp_server_client_filter (old, disconnect_client, fs);
-    g_object_unref (old);
-  }
+  leave_servers (fs);
+  add_server (fs, server);
 }
 
 /* From the application when a media is done with (its publisher ended): drops the log, the
@@ -1301,6 +1321,9 @@ pg_fast_start_set_property (GObject * object, guint id, const GValue * value,
     case PROP_SERVER:
       set_server (fs, g_value_get_object (value));
       break;
+    case PROP_ADD_SERVER:
+      add_server (fs, g_value_get_object (value));
+      break;
     case PROP_RELEASE_MEDIA:
       release_media (fs, g_value_get_object (value));
       break;
@@ -1339,7 +1362,7 @@ pg_fast_start_get_property (GObject * object, guint id, GValue * value, GParamSp
   switch (id) {
     case PROP_SERVER:
       g_mutex_lock (&fs->lock);
-      g_value_set_object (value, fs->server);
+      g_value_set_object (value, fs->servers->len > 0 ? g_ptr_array_index (fs->servers, 0) : NULL);
       g_mutex_unlock (&fs->lock);
       break;
     case PROP_MAX_GOPS:
@@ -1396,6 +1419,7 @@ pg_fast_start_finalize (GObject * object)
   PgFastStart *fs = PG_FAST_START (object);
 
   g_hash_table_unref (fs->medias);
+  g_ptr_array_unref (fs->servers);
   g_mutex_clear (&fs->lock);
   G_OBJECT_CLASS (pg_fast_start_parent_class)->finalize (object);
 }
@@ -1405,6 +1429,7 @@ pg_fast_start_init (PgFastStart * fs)
 {
   g_mutex_init (&fs->lock);
   fs->medias = g_hash_table_new (g_direct_hash, g_direct_equal);
+  fs->servers = g_ptr_array_new_with_free_func (g_object_unref);
   fs->max_gops = 3;
   fs->min_history_ms = 700;
   fs->max_prime_bytes = 4 * 1024 * 1024;
@@ -1426,16 +1451,20 @@ pg_fast_start_class_init (PgFastStartClass * klass)
   oc->finalize = pg_fast_start_finalize;
 
   g_object_class_install_property (oc, PROP_SERVER,
-      g_param_spec_object ("server", "Server", "RTSP server whose TCP readers get fast start",
-          GST_TYPE_RTSP_SERVER, rw));
+      g_param_spec_object ("server", "Server", "RTSP server whose TCP readers get fast start "
+          "(replaces any others)", GST_TYPE_RTSP_SERVER, rw));
+  g_object_class_install_property (oc, PROP_ADD_SERVER,
+      g_param_spec_object ("add-server", "Add server",
+          "One more RTSP server, sharing the mount points (and medias) of the others, whose TCP "
+          "readers get fast start", GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_RELEASE_MEDIA,
       g_param_spec_object ("release-media", "Release media",
           "Write a media to drop its log and the prepare count fast start holds on it",
           GST_TYPE_RTSP_MEDIA, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
-  /* node-gtk cannot write NULL to an object property: this is how it lets go of the server. */
+  /* node-gtk cannot write NULL to an object property: this is how it lets go of the servers. */
   g_object_class_install_property (oc, PROP_DETACH,
       g_param_spec_boolean ("detach", "Detach",
-          "Write TRUE to leave the server and release every media", FALSE,
+          "Write TRUE to leave the servers and release every media", FALSE,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_MAX_GOPS,
       g_param_spec_uint ("max-gops", "Max GOPs", "GOPs kept per video stream", 1, 16, 3, rw));

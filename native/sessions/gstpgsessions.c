@@ -12,8 +12,9 @@
  * - closes the readers of a media,
  *
  * where a media is named by the prefix of its bin's name (pushgate names every media bin
- * "bin-<stream id>-<serial>"), so no object crosses into JavaScript at all. Node calls the
- * action signals "count-sessions" and "close-sessions" from its own thread.
+ * "bin-<serial>-<stream>-<n>"), so no object crosses into JavaScript at all. Node adds the
+ * servers (plain RTSP and RTSPS share one session pool) and calls the action signals
+ * "count-sessions" and "close-sessions", all from its own thread.
  */
 #define PACKAGE "pushgate"
 #define VERSION "1.0"
@@ -28,15 +29,14 @@ G_DECLARE_FINAL_TYPE (PgSessions, pg_sessions, PG, SESSIONS, GstElement)
 struct _PgSessions
 {
   GstElement parent;
-  GstRTSPServer *server;        /* strong ref, set once */
-  gulong client_handler;
+  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
   guint session_timeout;        /* read from client threads: atomic */
 };
 
 enum
 {
   PROP_0,
-  PROP_SERVER,
+  PROP_ADD_SERVER,
   PROP_SESSION_TIMEOUT,
 };
 
@@ -148,19 +148,36 @@ close_client_using (GstRTSPServer * server, GstRTSPClient * client,
   return GST_RTSP_FILTER_REMOVE;
 }
 
+/* The servers' session pools, each once (servers may share one). */
+static GPtrArray *
+session_pools (PgSessions * self)
+{
+  GPtrArray *pools = g_ptr_array_new_with_free_func (g_object_unref);
+
+  for (guint i = 0; i < self->servers->len; i++) {
+    GstRTSPSessionPool *pool =
+        gst_rtsp_server_get_session_pool (g_ptr_array_index (self->servers, i));
+    if (pool && !g_ptr_array_find (pools, pool, NULL))
+      g_ptr_array_add (pools, pool);
+    else if (pool)
+      g_object_unref (pool);
+  }
+  return pools;
+}
+
 static guint
 count_sessions (PgSessions * self, const gchar * prefix)
 {
   CountData data = { prefix, 0 };
-  GstRTSPSessionPool *pool;
+  GPtrArray *pools;
 
-  if (!self->server || !prefix)
+  if (!prefix)
     return 0;
-  pool = gst_rtsp_server_get_session_pool (self->server);
-  if (pool) {
-    gst_rtsp_session_pool_filter (pool, count_session, &data);
-    g_object_unref (pool);
-  }
+  pools = session_pools (self);
+  for (guint i = 0; i < pools->len; i++)
+    gst_rtsp_session_pool_filter (g_ptr_array_index (pools, i), count_session,
+        &data);
+  g_ptr_array_unref (pools);
   return data.count;
 }
 
@@ -170,16 +187,18 @@ static guint
 close_sessions (PgSessions * self, const gchar * prefix)
 {
   CountData clients = { prefix, 0 }, sessions = { prefix, 0 };
-  GstRTSPSessionPool *pool;
+  GPtrArray *pools;
 
-  if (!self->server || !prefix)
+  if (!prefix)
     return 0;
-  gst_rtsp_server_client_filter (self->server, close_client_using, &clients);
-  pool = gst_rtsp_server_get_session_pool (self->server);
-  if (pool) {
-    gst_rtsp_session_pool_filter (pool, remove_session_using, &sessions);
-    g_object_unref (pool);
-  }
+  for (guint i = 0; i < self->servers->len; i++)
+    gst_rtsp_server_client_filter (g_ptr_array_index (self->servers, i),
+        close_client_using, &clients);
+  pools = session_pools (self);
+  for (guint i = 0; i < pools->len; i++)
+    gst_rtsp_session_pool_filter (g_ptr_array_index (pools, i),
+        remove_session_using, &sessions);
+  g_ptr_array_unref (pools);
   GST_DEBUG_OBJECT (self, "closed %u clients and removed %u sessions of %s",
       clients.count, sessions.count, prefix);
   return clients.count + sessions.count;
@@ -205,12 +224,12 @@ on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
 }
 
 static void
-set_server (PgSessions * self, GstRTSPServer * server)
+add_server (PgSessions * self, GstRTSPServer * server)
 {
-  if (self->server || !server)
+  if (!server || g_ptr_array_find (self->servers, server, NULL))
     return;
-  self->server = g_object_ref (server);
-  self->client_handler = g_signal_connect_object (server, "client-connected",
+  g_ptr_array_add (self->servers, g_object_ref (server));
+  g_signal_connect_object (server, "client-connected",
       G_CALLBACK (on_client_connected), self, 0);
 }
 
@@ -221,8 +240,8 @@ pg_sessions_set_property (GObject * object, guint id, const GValue * value,
   PgSessions *self = PG_SESSIONS (object);
 
   switch (id) {
-    case PROP_SERVER:
-      set_server (self, g_value_get_object (value));
+    case PROP_ADD_SERVER:
+      add_server (self, g_value_get_object (value));
       break;
     case PROP_SESSION_TIMEOUT:
       g_atomic_int_set (&self->session_timeout, g_value_get_uint (value));
@@ -239,9 +258,6 @@ pg_sessions_get_property (GObject * object, guint id, GValue * value,
   PgSessions *self = PG_SESSIONS (object);
 
   switch (id) {
-    case PROP_SERVER:
-      g_value_set_object (value, self->server);
-      break;
     case PROP_SESSION_TIMEOUT:
       g_value_set_uint (value, g_atomic_int_get (&self->session_timeout));
       break;
@@ -255,10 +271,8 @@ pg_sessions_dispose (GObject * object)
 {
   PgSessions *self = PG_SESSIONS (object);
 
-  if (self->server) {
-    g_signal_handler_disconnect (self->server, self->client_handler);
-    g_clear_object (&self->server);
-  }
+  /* The handlers were connected with g_signal_connect_object: they go with this object. */
+  g_ptr_array_set_size (self->servers, 0);
   G_OBJECT_CLASS (pg_sessions_parent_class)->dispose (object);
 }
 
@@ -266,6 +280,14 @@ static void
 pg_sessions_init (PgSessions * self)
 {
   self->session_timeout = DEFAULT_SESSION_TIMEOUT;
+  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static void
+pg_sessions_finalize (GObject * object)
+{
+  g_ptr_array_unref (PG_SESSIONS (object)->servers);
+  G_OBJECT_CLASS (pg_sessions_parent_class)->finalize (object);
 }
 
 static void
@@ -276,11 +298,12 @@ pg_sessions_class_init (PgSessionsClass * klass)
   oc->set_property = pg_sessions_set_property;
   oc->get_property = pg_sessions_get_property;
   oc->dispose = pg_sessions_dispose;
+  oc->finalize = pg_sessions_finalize;
 
-  g_object_class_install_property (oc, PROP_SERVER,
-      g_param_spec_object ("server", "Server",
-          "RTSP server whose sessions this element handles (set once)",
-          GST_TYPE_RTSP_SERVER, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_ADD_SERVER,
+      g_param_spec_object ("add-server", "Add server",
+          "Write an RTSP server to handle its sessions too",
+          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (oc, PROP_SESSION_TIMEOUT,
       g_param_spec_uint ("session-timeout", "Session timeout",
           "Seconds after which a silent reader's session expires (no extra timeout)",

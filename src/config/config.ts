@@ -11,6 +11,16 @@ export interface Config {
   readonly demo: boolean;
   readonly fastStart: boolean;
   readonly logLevel: LogLevel;
+  /** PEM certificate (the leaf first, then any intermediates) for HTTPS and RTSPS; '' = no TLS. */
+  readonly tlsCert: string;
+  /** PEM private key of tlsCert; '' = no TLS. */
+  readonly tlsKey: string;
+  readonly httpsPort: number;
+  readonly rtspsPort: number;
+  /** Listen on the plain HTTP port too (with TLS on, it can be switched off). */
+  readonly plainHttp: boolean;
+  /** Listen on the plain RTSP port too (with TLS on, it can be switched off). */
+  readonly plainRtsp: boolean;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -54,6 +64,8 @@ const host = (raw: string): string => {
   return raw.trim();
 };
 
+const filePath = (raw: string): string => raw.trim();
+
 const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec<K> => s;
 
 export const OPTIONS = [
@@ -67,6 +79,12 @@ export const OPTIONS = [
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
   spec({ key: 'fastStart', flag: '--fast-start <on|off>', env: 'PUSHGATE_FAST_START', description: 'prime late TCP readers from a keyframe in a short log of recent packets (needs the native plugin)', defaultValue: true, parse: boolean }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),
+  spec({ key: 'tlsCert', flag: '--tls-cert <path>', env: 'PUSHGATE_TLS_CERT', description: 'PEM certificate (leaf first, then intermediates): turns on HTTPS and RTSPS', defaultValue: '', parse: filePath }),
+  spec({ key: 'tlsKey', flag: '--tls-key <path>', env: 'PUSHGATE_TLS_KEY', description: 'PEM private key of --tls-cert (not encrypted)', defaultValue: '', parse: filePath }),
+  spec({ key: 'httpsPort', flag: '--https-port <port>', env: 'PUSHGATE_HTTPS_PORT', description: 'HTTPS port for pushes and the API, with --tls-cert (0 = any free port)', defaultValue: 8443, parse: integer(0, 65535) }),
+  spec({ key: 'rtspsPort', flag: '--rtsps-port <port>', env: 'PUSHGATE_RTSPS_PORT', description: 'RTSPS port for readers, with --tls-cert (0 = any free port)', defaultValue: 8322, parse: integer(0, 65535) }),
+  spec({ key: 'plainHttp', flag: '--plain-http <on|off>', env: 'PUSHGATE_PLAIN_HTTP', description: 'also listen on the plain HTTP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
+  spec({ key: 'plainRtsp', flag: '--plain-rtsp <on|off>', env: 'PUSHGATE_PLAIN_RTSP', description: 'also listen on the plain RTSP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
 ] as const;
 
 export const defaultConfig: Config = Object.fromEntries(OPTIONS.map((o) => [o.key, o.defaultValue])) as unknown as Config;

@@ -58,6 +58,14 @@ export class FastStart {
     return new FastStart(plugin);
   }
 
+  /**
+   * Primes the readers of one more server too. It must share the first one's mount points, so
+   * its readers play the same medias: each media keeps one packet log and one hold for all.
+   */
+  addServer(server: Server): void {
+    if (!this.#closed) this.#element.setProperty('add-server', server);
+  }
+
   /** The media's stream has ended: drop its packet log and let it unprepare. Idempotent. */
   releaseMedia(media: Media): void {
     if (!this.#closed) this.#element.setProperty('release-media', media);
@@ -75,7 +83,7 @@ export class FastStart {
     };
   }
 
-  /** Detaches from the server and releases every media still held. Idempotent. */
+  /** Detaches from the servers and releases every media still held. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -2,19 +2,36 @@
 // stall the others), a real listen backlog, sessions reaped on a timer, and a way to end the
 // sessions of one stream. Every call here runs on Node's thread; sessions themselves are
 // handled by rtsp-sessions.ts, out of JavaScript's reach.
+//
+// Plain RTSP and RTSPS are two GstRTSPServers (TLS is per server in gst-rtsp-server) that share
+// one set of mount points, one session pool and one thread pool: a stream's factory, and so
+// its one shared media and pipeline, serves the readers of both, and counting, reaping and
+// closing sessions covers both. One fast-start element hooks both servers, so each media has
+// one packet log whichever port its readers come from.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
+import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
 export type MediaFactory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
 
+export interface RtspTlsOptions {
+  readonly port: number;
+  /** PEM: the leaf certificate first, then any intermediates. */
+  readonly certPath: string;
+  readonly keyPath: string;
+}
+
 export interface RtspServerOptions {
   readonly host: string;
-  readonly port: number;
+  /** Plain RTSP port; undefined: no plain RTSP listener. */
+  readonly port: number | undefined;
+  /** RTSPS listener; undefined: none. */
+  readonly tls?: RtspTlsOptions | undefined;
   /** Sessions of readers that vanished without TEARDOWN are reaped after this. */
   readonly sessionTimeoutS: number;
   readonly clientThreads: number;
@@ -35,26 +52,55 @@ interface ReleasedMedia {
   warned: boolean;
 }
 
+/** One listening GstRTSPServer (plain or TLS). */
+interface Listener {
+  readonly name: 'rtsp' | 'rtsps';
+  readonly server: Server;
+  readonly requestedPort: number;
+  sourceId: number | undefined;
+  port: number;
+}
+
 export class RtspServer {
   readonly #options: RtspServerOptions;
-  readonly #server: Server;
+  readonly #mounts = new GstRtspServer.RTSPMountPoints();
+  readonly #sessionPool = new GstRtspServer.RTSPSessionPool();
+  readonly #listeners: Listener[] = [];
   readonly #sessions: RtspSessions;
   readonly #fastStart: FastStart | undefined;
   #fastStartSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
-  #sourceId: number | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
-  #port = 0;
 
   constructor(options: RtspServerOptions) {
     this.#options = options;
-    this.#server = new GstRtspServer.RTSPServer();
-    this.#server.address = options.host;
-    this.#server.service = String(options.port);
-    this.#server.backlog = 1024;
-    this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
-    this.#sessions = attachRtspSessions(this.#server, options.sessionTimeoutS, options.logger);
-    this.#fastStart = options.fastStart ? FastStart.attach(this.#server, options.logger) : undefined;
+    if (options.port === undefined && !options.tls) throw new PushgateError('MEDIA_ENGINE', 'RTSP: neither a plain nor a TLS port to listen on');
+    const threads = new GstRtspServer.RTSPThreadPool();
+    threads.setMaxThreads(options.clientThreads);
+    if (options.port !== undefined) this.#listeners.push(this.#listener('rtsp', options.port, threads));
+    if (options.tls) {
+      const listener = this.#listener('rtsps', options.tls.port, threads);
+      const auth = createOpenRtspAuth();
+      enableTls(auth, loadTlsCertificate(options.tls.certPath, options.tls.keyPath));
+      listener.server.setAuth(auth);
+      this.#listeners.push(listener);
+    }
+    const servers = this.#listeners.map((l) => l.server);
+    this.#sessions = attachRtspSessions(servers, options.sessionTimeoutS, options.logger);
+    const [first, ...others] = servers;
+    this.#fastStart = options.fastStart && first ? FastStart.attach(first, options.logger) : undefined;
+    for (const server of others) this.#fastStart?.addServer(server);
+  }
+
+  #listener(name: Listener['name'], port: number, threads: InstanceType<typeof GstRtspServer.RTSPThreadPool>): Listener {
+    const server = new GstRtspServer.RTSPServer();
+    server.address = this.#options.host;
+    server.service = String(port);
+    server.backlog = 1024;
+    server.setMountPoints(this.#mounts);
+    server.setSessionPool(this.#sessionPool);
+    server.setThreadPool(threads);
+    return { name, server, requestedPort: port, sourceId: undefined, port: 0 };
   }
 
   /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
@@ -87,20 +133,30 @@ export class RtspServer {
     }
   }
 
-  get port(): number {
-    return this.#port;
+  /** The plain RTSP port, once started; undefined when plain RTSP is off. */
+  get port(): number | undefined {
+    return this.#listeners.find((l) => l.name === 'rtsp')?.port;
   }
 
-  /** Starts listening. Throws when the address cannot be bound. */
+  /** The RTSPS port, once started; undefined when TLS is off. */
+  get tlsPort(): number | undefined {
+    return this.#listeners.find((l) => l.name === 'rtsps')?.port;
+  }
+
+  /** Starts listening. Throws (listening on nothing) when an address cannot be bound. */
   start(): void {
-    const id = this.#server.attach(null);
-    if (!id) {
-      throw new PushgateError('MEDIA_ENGINE', `RTSP server could not listen on ${this.#options.host}:${this.#options.port} (address in use?)`);
+    for (const listener of this.#listeners) {
+      const id = listener.server.attach(null);
+      if (!id) {
+        this.close();
+        const what = listener.name === 'rtsps' ? 'RTSPS' : 'RTSP';
+        throw new PushgateError('MEDIA_ENGINE', `${what} server could not listen on ${this.#options.host}:${listener.requestedPort} (address in use?)`);
+      }
+      listener.sourceId = id;
+      listener.port = listener.server.getBoundPort();
     }
-    this.#sourceId = id;
-    this.#port = this.#server.getBoundPort();
     this.#cleanupTimer = setInterval(() => {
-      const reaped = this.#server.getSessionPool()?.cleanup() ?? 0;
+      const reaped = this.#sessionPool.cleanup();
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
       this.#watchReleased();
@@ -108,14 +164,16 @@ export class RtspServer {
   }
 
   mount(path: string, factory: MediaFactory): void {
-    this.#server.getMountPoints()?.addFactory(path, factory);
+    // Only servers with an auth (RTSPS) check factory permissions; readers are anonymous today.
+    allowAnonymous(factory);
+    this.#mounts.addFactory(path, factory);
   }
 
   unmount(path: string): void {
-    this.#server.getMountPoints()?.removeFactory(path);
+    this.#mounts.removeFactory(path);
   }
 
-  /** Sessions currently set up on the media whose bin name starts with `binPrefix`. */
+  /** Sessions set up on the media whose bin name starts with `binPrefix`, over every listener. */
   countSessions(binPrefix: string): number {
     return this.#sessions.count(binPrefix);
   }
@@ -138,15 +196,17 @@ export class RtspServer {
 
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
-    this.#fastStart?.close();
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
+    this.#fastStart?.close();
     this.#released.clear();
-    this.#server.clientFilter(() => REMOVE);
-    this.#server.getSessionPool()?.filter(() => REMOVE);
-    if (this.#sourceId !== undefined) {
-      GLib.sourceRemove(this.#sourceId);
-      this.#sourceId = undefined;
+    for (const listener of this.#listeners) listener.server.clientFilter(() => REMOVE);
+    this.#sessionPool.filter(() => REMOVE);
+    for (const listener of this.#listeners) {
+      if (listener.sourceId !== undefined) {
+        GLib.sourceRemove(listener.sourceId);
+        listener.sourceId = undefined;
+      }
     }
   }
 }

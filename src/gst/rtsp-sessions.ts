@@ -26,11 +26,12 @@ interface NativeSessions {
   emit(signal: string, ...args: unknown[]): unknown;
 }
 
-export function attachRtspSessions(server: Server, sessionTimeoutS: number, log: Logger, factory = 'pgsessions'): RtspSessions {
+/** Handles the sessions of `servers` (plain RTSP and RTSPS share one session pool). */
+export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions'): RtspSessions {
   const element = Gst.ElementFactory.make(factory, 'rtsp-sessions') as unknown as NativeSessions | null;
   if (element) {
     element.setProperty('session-timeout', sessionTimeoutS);
-    element.setProperty('server', server);
+    for (const server of servers) element.setProperty('add-server', server);
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
@@ -40,30 +41,37 @@ export function attachRtspSessions(server: Server, sessionTimeoutS: number, log:
     { pluginDir: NATIVE_PLUGIN_DIR },
     `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late`,
   );
-  return new ScriptedSessions(server, sessionTimeoutS);
+  return new ScriptedSessions(servers, sessionTimeoutS);
 }
 
 const { KEEP, REMOVE } = GstRtspServer.RTSPFilterResult;
 
 /** The fallback: the same work through GObject introspection. */
 class ScriptedSessions implements RtspSessions {
-  readonly #server: Server;
+  readonly #servers: readonly Server[];
 
-  constructor(server: Server, sessionTimeoutS: number) {
-    this.#server = server;
-    server.connect('client-connected', (client: Client) => {
-      // Runs on the client's thread at SETUP: keep it to property writes.
-      client.connect('new-session', (session: Session) => {
-        session.setTimeout(sessionTimeoutS);
-        // gst-rtsp-server adds 5 s by default: the configured timeout is the limit.
-        session.extraTimeout = 0;
+  constructor(servers: readonly Server[], sessionTimeoutS: number) {
+    this.#servers = servers;
+    for (const server of servers) {
+      server.connect('client-connected', (client: Client) => {
+        // Runs on the client's thread at SETUP, with the media locked: property writes only.
+        client.connect('new-session', (session: Session) => {
+          session.setTimeout(sessionTimeoutS);
+          // gst-rtsp-server adds 5 s by default: the configured timeout is the limit.
+          session.extraTimeout = 0;
+        });
       });
-    });
+    }
+  }
+
+  /** The servers share one session pool. */
+  get #pool() {
+    return this.#servers[0]?.getSessionPool() ?? null;
   }
 
   count(binPrefix: string): number {
     let count = 0;
-    this.#server.getSessionPool()?.filter((_pool, session) => {
+    this.#pool?.filter((_pool, session) => {
       if (sessionUses(session, binPrefix)) count++;
       return KEEP;
     });
@@ -71,16 +79,18 @@ class ScriptedSessions implements RtspSessions {
   }
 
   close(binPrefix: string): void {
-    this.#server.clientFilter((_server, client) => {
-      let playing = false;
-      client.sessionFilter((_client, session) => {
-        playing ||= sessionUses(session, binPrefix);
-        return KEEP;
+    for (const server of this.#servers) {
+      server.clientFilter((_server, client) => {
+        let playing = false;
+        client.sessionFilter((_client, session) => {
+          playing ||= sessionUses(session, binPrefix);
+          return KEEP;
+        });
+        return playing ? REMOVE : KEEP;
       });
-      return playing ? REMOVE : KEEP;
-    });
+    }
     // Sessions whose control connection is already gone (UDP readers that vanished).
-    this.#server.getSessionPool()?.filter((_pool, session) => (sessionUses(session, binPrefix) ? REMOVE : KEEP));
+    this.#pool?.filter((_pool, session) => (sessionUses(session, binPrefix) ? REMOVE : KEEP));
   }
 }
 

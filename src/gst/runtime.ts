@@ -5,6 +5,7 @@ import path from 'node:path';
 
 export const Gst = gi.require('Gst', '1.0');
 export const GLib = gi.require('GLib', '2.0');
+export const Gio = gi.require('Gio', '2.0');
 export const GstApp = gi.require('GstApp', '1.0');
 export const GstRtsp = gi.require('GstRtsp', '1.0');
 export const GstRtspServer = gi.require('GstRtspServer', '1.0');

@@ -1,4 +1,6 @@
 // The HTTP server: Fastify with pushgate's routes. Long pushes need no request timeout.
+// With TLS, pushgate runs two of these (plain and HTTPS) on the same registry: each closes,
+// and answers its own pushes with 503, on its own.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Clock } from '../core/clock';
 import type { StreamRegistry } from '../core/stream-registry';
@@ -13,6 +15,8 @@ export interface HttpServerOptions {
   readonly logger: RootLogger;
   readonly idleTimeoutMs: number;
   readonly gstreamerVersion: string;
+  /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
@@ -20,6 +24,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   const httpLogger: FastifyBaseLogger = options.logger.child({ module: 'http' });
   const app = Fastify({
     loggerInstance: httpLogger,
+    // An https.Server serves the same IncomingMessage/ServerResponse as an http.Server: the
+    // routes are the same, so the instance keeps Fastify's default (plain) server typing.
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: 'idle',

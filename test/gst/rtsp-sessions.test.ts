@@ -12,7 +12,7 @@ const warningsIn = (lines: readonly Logged[]): string[] => lines.filter((l) => l
 for (const factory of ['pgsessions', 'pgsessions-not-built']) {
   void test(`${factory}: a server without readers has no sessions to count or close`, () => {
     const lines: Logged[] = [];
-    const sessions = attachRtspSessions(new GstRtspServer.RTSPServer(), 30, recordingLogger(lines), factory);
+    const sessions = attachRtspSessions([new GstRtspServer.RTSPServer()], 30, recordingLogger(lines), factory);
     assert.equal(sessions.count('bin-1-'), 0);
     sessions.close('bin-1-');
     assert.equal(sessions.count('bin-1-'), 0);

@@ -283,11 +283,12 @@ export class GstReader extends ReaderBase {
   #frames = 0;
   #eos = false;
 
-  constructor(url: string, protocols: 'tcp' | 'udp') {
+  /** `extra`: more rtspsrc properties, e.g. `tls-validation-flags=0`. */
+  constructor(url: string, protocols: 'tcp' | 'udp', extra: readonly string[] = []) {
     super();
     this.label = `gst-launch rtspsrc reader (${protocols}) of ${url}`;
     this.proc = new Proc(this.label, 'gst-launch-1.0', [
-      '-v', 'rtspsrc', `location=${url}`, `protocols=${protocols}`, 'latency=100', '!',
+      '-v', 'rtspsrc', `location=${url}`, `protocols=${protocols}`, 'latency=100', ...extra, '!',
       'decodebin', '!', 'fpsdisplaysink', 'video-sink=fakesink', 'text-overlay=false', 'sync=false', 'fps-update-interval=200',
     ]);
     this.proc.onLine((line) => {

@@ -15,8 +15,12 @@ export class Gateway {
   readonly logs: LogLine[] = [];
   /** Lines on stdout that are not JSON, and everything on stderr. */
   readonly otherOutput: string[] = [];
+  /** 0 when the port is off (plain ports with TLS can be). */
   httpPort = 0;
   rtspPort = 0;
+  /** 0 without TLS. */
+  httpsPort = 0;
+  rtspsPort = 0;
   #logWaiters: (() => void)[] = [];
 
   private constructor(args: readonly string[]) {
@@ -42,9 +46,15 @@ export class Gateway {
   static async start(args: readonly string[] = [], timeoutMs = 15_000): Promise<Gateway> {
     const gateway = new Gateway(['--http-port', '0', '--rtsp-port', '0', ...args]);
     const listening = await gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('pushgate listening'), timeoutMs, 'the "pushgate listening" log line');
-    gateway.httpPort = Number(listening.httpPort);
-    gateway.rtspPort = Number(listening.rtspPort);
-    if (!(gateway.httpPort > 0 && gateway.rtspPort > 0)) throw new Error(`bad ports in ${JSON.stringify(listening)}`);
+    gateway.httpPort = Number(listening.httpPort ?? 0);
+    gateway.rtspPort = Number(listening.rtspPort ?? 0);
+    gateway.httpsPort = Number(listening.httpsPort ?? 0);
+    gateway.rtspsPort = Number(listening.rtspsPort ?? 0);
+    const ok = (port: number): boolean => Number.isInteger(port) && port >= 0;
+    const ports = [gateway.httpPort, gateway.rtspPort, gateway.httpsPort, gateway.rtspsPort];
+    if (!ports.every(ok) || !(gateway.httpPort || gateway.httpsPort) || !(gateway.rtspPort || gateway.rtspsPort)) {
+      throw new Error(`bad ports in ${JSON.stringify(listening)}`);
+    }
     return gateway;
   }
 
@@ -54,6 +64,15 @@ export class Gateway {
 
   get http(): string {
     return `http://127.0.0.1:${this.httpPort}`;
+  }
+
+  /** The HTTPS base URL, named as the test certificate names it. */
+  get https(): string {
+    return `https://127.0.0.1:${this.httpsPort}`;
+  }
+
+  rtspsUrl(name: string): string {
+    return `rtsps://127.0.0.1:${this.rtspsPort}/${name}`;
   }
 
   pushUrl(name: string): string {

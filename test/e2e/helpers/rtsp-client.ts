@@ -3,6 +3,7 @@
 // (NAL unit types, FU-A/STAP-A and their H.265 equivalents). It measures what real players only
 // hint at: exact response times, RTP timestamps, when the first keyframe arrives.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface RtspResponse {
   readonly status: number;
@@ -70,14 +71,16 @@ export class RtspClient {
   /** performance.now() when the server closed the connection (or it failed). */
   closedAt: number | undefined;
   readonly #socket: net.Socket;
+  readonly #scheme: 'rtsp' | 'rtsps';
   #buffer: Buffer = Buffer.alloc(0);
   #cseq = 0;
   #pending: { resolve: (r: RtspResponse) => void; reject: (e: Error) => void; sentAt: number } | undefined;
   #closeWaiters: (() => void)[] = [];
   #packetWaiters: (() => void)[] = [];
 
-  private constructor(socket: net.Socket, host: string, port: number) {
+  private constructor(socket: net.Socket, host: string, port: number, scheme: 'rtsp' | 'rtsps' = 'rtsp') {
     this.#socket = socket;
+    this.#scheme = scheme;
     this.host = host;
     this.port = port;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -112,8 +115,32 @@ export class RtspClient {
     });
   }
 
+  /**
+   * The same over TLS (RTSPS), verifying the server's certificate against `ca` and its name
+   * against `host`; rejects when the handshake fails.
+   */
+  static connectTls(host: string, port: number, ca: string | Buffer, timeoutMs = 5000): Promise<RtspClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host, port, ca, ...(net.isIP(host) ? {} : { servername: host }) });
+      socket.setNoDelay(true);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new RtspError(`RTSPS connect to ${host}:${port} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      socket.once('secureConnect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new RtspClient(socket, host, port, 'rtsps'));
+      });
+      socket.once('error', (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+  }
+
   url(path: string): string {
-    return `rtsp://${this.host}:${this.port}/${path.replace(/^\//, '')}`;
+    return `${this.#scheme}://${this.host}:${this.port}/${path.replace(/^\//, '')}`;
   }
 
   get closed(): boolean {
