@@ -31,6 +31,8 @@ export class Gateway {
       sessionTimeoutS: config.sessionTimeoutS,
       clientThreads: config.rtspThreads,
       fastStart: config.fastStart,
+      maxReadersPerStream: config.maxReadersPerStream,
+      maxReaders: config.maxReaders,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -38,6 +40,7 @@ export class Gateway {
       clock: gatewayClock,
       logger: logger.child({ module: 'streams' }),
       graceMs: config.graceMs,
+      maxStreams: config.maxStreams,
     });
     this.#http = createHttpServer({
       registry: this.#registry,
@@ -45,6 +48,11 @@ export class Gateway {
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
+      limits: {
+        maxPublishersPerAddress: config.maxPublishersPerAddress,
+        maxHeaderBytes: config.maxHeaderBytes,
+        headerTimeoutMs: config.headerTimeoutMs,
+      },
     });
   }
 

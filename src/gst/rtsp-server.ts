@@ -5,6 +5,7 @@
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
+import { ReaderLimit } from './reader-limit';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
@@ -22,6 +23,10 @@ export interface RtspServerOptions {
   readonly clientThreads: number;
   /** Prime late TCP readers from a packet log (native plugin; off when it is missing). */
   readonly fastStart: boolean;
+  /** Readers of one stream; a SETUP beyond it answers 453 Not Enough Bandwidth. */
+  readonly maxReadersPerStream: number;
+  /** Readers of all streams; 453 beyond it (503 from the session pool as a backstop). */
+  readonly maxReaders: number;
   readonly logger: Logger;
 }
 
@@ -32,6 +37,8 @@ export class RtspServer {
   readonly #options: RtspServerOptions;
   readonly #server: Server;
   readonly #fastStart: FastStart | undefined;
+  readonly #readerLimit: ReaderLimit | undefined;
+  #refusedSeen = 0;
   #fastStartSeen = '';
   #sourceId: number | undefined;
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -44,6 +51,8 @@ export class RtspServer {
     this.#server.service = String(options.port);
     this.#server.backlog = 1024;
     this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
+    // Every reader holds a session: the pool refuses (503) what the native limit let through.
+    this.#server.getSessionPool()?.setMaxSessions(options.maxReaders);
     const sessionTimeout = options.sessionTimeoutS;
     this.#server.connect('client-connected', (client: Client) => {
       // Runs on the client's thread at SETUP: keep it to one property write.
@@ -54,6 +63,7 @@ export class RtspServer {
       });
     });
     this.#fastStart = options.fastStart ? FastStart.attach(this.#server, options.logger) : undefined;
+    this.#readerLimit = ReaderLimit.attach(this.#server, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
   }
 
   /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
@@ -82,6 +92,7 @@ export class RtspServer {
       const reaped = this.#server.getSessionPool()?.cleanup() ?? 0;
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
+      this.#logRefusedReaders();
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -128,9 +139,22 @@ export class RtspServer {
     this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
   }
 
+  /** Readers refused for a limit are counted natively and logged here, once a second at most. */
+  #logRefusedReaders(): void {
+    const refused = this.#readerLimit?.refused ?? 0;
+    if (refused === this.#refusedSeen) return;
+    const { maxReadersPerStream, maxReaders } = this.#options;
+    this.#options.logger.warn(
+      { refused: refused - this.#refusedSeen, readers: this.#readerLimit?.readers, maxReadersPerStream, maxReaders },
+      'RTSP SETUPs refused with 453 Not Enough Bandwidth: reader limit reached',
+    );
+    this.#refusedSeen = refused;
+  }
+
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
     this.#fastStart?.close();
+    this.#readerLimit?.close();
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
     this.#server.clientFilter(() => REMOVE);

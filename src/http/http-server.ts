@@ -1,10 +1,13 @@
 // The HTTP server: Fastify with pushgate's routes. Long pushes need no request timeout.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Clock } from '../core/clock';
+import { PushgateError } from '../core/errors';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
 import { registerApiRoutes } from './api-routes';
-import { sendError } from './error-reply';
+import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
 
 export interface HttpServerOptions {
@@ -13,16 +16,36 @@ export interface HttpServerOptions {
   readonly logger: RootLogger;
   readonly idleTimeoutMs: number;
   readonly gstreamerVersion: string;
+  readonly limits: HttpLimits;
 }
+
+export interface HttpLimits {
+  readonly maxPublishersPerAddress: number;
+  /** Largest request head (Node's maxHeaderSize). */
+  readonly maxHeaderBytes: number;
+  /** A client must send its whole request head within this. */
+  readonly headerTimeoutMs: number;
+}
+
+/** How often Node looks for clients that overran the header timeout. */
+const CONNECTION_CHECK_MS = 1000;
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   // pino's Logger is a FastifyBaseLogger; naming the type keeps Fastify's generics at their defaults.
   const httpLogger: FastifyBaseLogger = options.logger.child({ module: 'http' });
   const app = Fastify({
     loggerInstance: httpLogger,
+    // A push lasts as long as its stream: no request timeout. The request head, though, must
+    // arrive in time and in bounds (slowloris, oversized headers).
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: 'idle',
+    http: {
+      maxHeaderSize: options.limits.maxHeaderBytes,
+      headersTimeout: options.limits.headerTimeoutMs,
+      connectionsCheckingInterval: CONNECTION_CHECK_MS,
+    },
+    clientErrorHandler: answerClientError,
   });
   app.setErrorHandler((err, request, reply) => {
     request.log.error({ err }, 'request failed');
@@ -33,7 +56,31 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     clock: options.clock,
     logger: options.logger.child({ module: 'push' }),
     idleTimeoutMs: options.idleTimeoutMs,
+    maxPublishersPerAddress: options.limits.maxPublishersPerAddress,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
   return app;
+}
+
+/**
+ * Requests Node refuses before any route sees them (too large or too slow a head, broken
+ * framing) get the same JSON error shape as every other error, then the connection closes.
+ */
+function answerClientError(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new PushgateError('HEADERS_TOO_LARGE', 'the request head is larger than the limit (--max-header-size)')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new PushgateError('HEADERS_TIMEOUT', 'the request head did not arrive in time (--header-timeout)')
+        : new PushgateError('BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message})`);
+  this.log.debug({ code: error.code, parserError: err.code }, 'client error');
+  const { status, body } = errorBody(error);
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }
