@@ -25,7 +25,7 @@ export interface RtspServerOptions {
   readonly fastStart: boolean;
   /** Readers of one stream; a SETUP beyond it answers 453 Not Enough Bandwidth. */
   readonly maxReadersPerStream: number;
-  /** Readers of all streams; 453 beyond it (503 from the session pool as a backstop). */
+  /** Readers of all streams; a SETUP beyond it answers 453. */
   readonly maxReaders: number;
   readonly logger: Logger;
 }
@@ -51,8 +51,9 @@ export class RtspServer {
     this.#server.service = String(options.port);
     this.#server.backlog = 1024;
     this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
-    // Every reader holds a session: the pool refuses (503) what the native limit let through.
-    this.#server.getSessionPool()?.setMaxSessions(options.maxReaders);
+    // No max-sessions on the pool: the session of a TCP reader that closed its connection stays
+    // there (without media) until the session timeout, and would count against new readers.
+    // Readers are counted by their session medias in the native limit instead.
     const sessionTimeout = options.sessionTimeoutS;
     this.#server.connect('client-connected', (client: Client) => {
       // Runs on the client's thread at SETUP: keep it to one property write.
