@@ -33,7 +33,11 @@ export class Witness {
   async assertIntact(gateway: Gateway, what: string): Promise<void> {
     assert.ok(gateway.proc.running, `pushgate died during ${what}\n${gateway.logTail()}`);
     const before = this.client.rtp(0).length;
-    await this.client.waitForPackets((p) => p.filter((x) => x.channel === 0).length >= before + 30, 5000, `more packets of ${this.#name} after ${what}`);
+    try {
+      await this.client.waitForPackets((p) => p.filter((x) => x.channel === 0).length >= before + 30, 5000, `more packets of ${this.#name} after ${what}`);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${gateway.logTail()}`);
+    }
     assert.equal(this.gaps(), 0, `the witness lost RTP packets during ${what}`);
     const alive = await fetch(`${gateway.http}/healthz`);
     assert.equal(alive.status, 200);
