@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ConfigError, type Config } from './config/config';
 import { loadTls, type TlsMaterial } from './config/tls';
+import { AddressQuota } from './core/address-quota';
 import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
@@ -43,6 +44,8 @@ export class Gateway {
       sessionTimeoutS: config.sessionTimeoutS,
       clientThreads: config.rtspThreads,
       fastStart: config.fastStart,
+      maxReadersPerStream: config.maxReadersPerStream,
+      maxReaders: config.maxReaders,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -50,6 +53,7 @@ export class Gateway {
       clock: gatewayClock,
       logger: logger.child({ module: 'streams' }),
       graceMs: config.graceMs,
+      maxStreams: config.maxStreams,
     });
     const http: HttpServerOptions = {
       registry: this.#registry,
@@ -57,6 +61,11 @@ export class Gateway {
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
+      limits: {
+        publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
+        maxHeaderBytes: config.maxHeaderBytes,
+        headerTimeoutMs: config.headerTimeoutMs,
+      },
     };
     this.#http = config.plainHttp ? { app: createHttpServer(http), port: config.httpPort } : undefined;
     this.#https = tls ? { app: createHttpServer({ ...http, tls }), port: config.httpsPort } : undefined;

@@ -8,6 +8,12 @@ export interface Config {
   readonly idleTimeoutMs: number;
   readonly sessionTimeoutS: number;
   readonly rtspThreads: number;
+  readonly maxStreams: number;
+  readonly maxPublishersPerAddress: number;
+  readonly maxReadersPerStream: number;
+  readonly maxReaders: number;
+  readonly maxHeaderBytes: number;
+  readonly headerTimeoutMs: number;
   readonly demo: boolean;
   readonly fastStart: boolean;
   readonly logLevel: LogLevel;
@@ -76,6 +82,12 @@ export const OPTIONS = [
   spec({ key: 'idleTimeoutMs', flag: '--idle-timeout <ms>', env: 'PUSHGATE_IDLE_TIMEOUT_MS', description: 'close a publisher that sends nothing for this long', defaultValue: 10_000, parse: integer(100, 3_600_000) }),
   spec({ key: 'sessionTimeoutS', flag: '--session-timeout <s>', env: 'PUSHGATE_SESSION_TIMEOUT_S', description: 'reap RTSP sessions of readers silent for this long', defaultValue: 60, parse: integer(1, 86_400) }),
   spec({ key: 'rtspThreads', flag: '--rtsp-threads <n>', env: 'PUSHGATE_RTSP_THREADS', description: 'RTSP client threads (a slow request only holds up its own thread)', defaultValue: 16, parse: integer(1, 1024) }),
+  spec({ key: 'maxStreams', flag: '--max-streams <n>', env: 'PUSHGATE_MAX_STREAMS', description: 'streams at once (live or in their grace period); a push of a new name beyond it gets 503', defaultValue: 100, parse: integer(1, 100_000) }),
+  spec({ key: 'maxPublishersPerAddress', flag: '--max-publishers-per-address <n>', env: 'PUSHGATE_MAX_PUBLISHERS_PER_ADDRESS', description: 'pushes at once from one source address; beyond it 429', defaultValue: 20, parse: integer(1, 100_000) }),
+  spec({ key: 'maxReadersPerStream', flag: '--max-readers-per-stream <n>', env: 'PUSHGATE_MAX_READERS_PER_STREAM', description: 'RTSP readers of one stream; beyond it SETUP answers 453 Not Enough Bandwidth', defaultValue: 200, parse: integer(1, 100_000) }),
+  spec({ key: 'maxReaders', flag: '--max-readers <n>', env: 'PUSHGATE_MAX_READERS', description: 'RTSP readers (sessions) of all streams together; beyond it SETUP answers 453', defaultValue: 1000, parse: integer(1, 100_000) }),
+  spec({ key: 'maxHeaderBytes', flag: '--max-header-size <bytes>', env: 'PUSHGATE_MAX_HEADER_SIZE', description: 'largest HTTP request head; a larger one gets 431', defaultValue: 16_384, parse: integer(1024, 1_048_576) }),
+  spec({ key: 'headerTimeoutMs', flag: '--header-timeout <ms>', env: 'PUSHGATE_HEADER_TIMEOUT_MS', description: 'an HTTP client must send its whole request head within this (slow clients get 408 and are closed)', defaultValue: 10_000, parse: integer(1000, 600_000) }),
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
   spec({ key: 'fastStart', flag: '--fast-start <on|off>', env: 'PUSHGATE_FAST_START', description: 'prime late TCP readers from a keyframe in a short log of recent packets (needs the native plugin)', defaultValue: true, parse: boolean }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),

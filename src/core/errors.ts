@@ -11,6 +11,11 @@ export const ErrorCodes = {
   PUBLISHER_IDLE: { status: 408, doc: 'The publisher sent nothing for longer than the idle timeout.' },
   PUSH_ABORTED: { status: 400, doc: 'The publisher closed the connection before the body was complete.' },
   MEDIA_ENGINE: { status: 500, doc: 'GStreamer could not build or run the stream (a pushgate bug or a missing plugin).' },
+  STREAM_LIMIT: { status: 503, doc: 'The gateway already serves --max-streams streams: a new name is refused until one ends.' },
+  PUBLISHER_LIMIT: { status: 429, doc: 'This source address already runs --max-publishers-per-address pushes.' },
+  HEADERS_TOO_LARGE: { status: 431, doc: 'The request head is larger than --max-header-size.' },
+  HEADERS_TIMEOUT: { status: 408, doc: 'The client did not send its whole request head within --header-timeout.' },
+  BAD_REQUEST: { status: 400, doc: 'The request is not valid HTTP/1.1 (malformed start line, headers or chunked framing).' },
   SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
 } as const;
 

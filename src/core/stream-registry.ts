@@ -13,6 +13,8 @@ export interface StreamRegistryOptions {
   readonly logger: Logger;
   /** How long readers wait for a dropped publisher to come back. */
   readonly graceMs: number;
+  /** Streams at once, live or in their grace period; a new name beyond it is refused. */
+  readonly maxStreams?: number;
 }
 
 /** How a push ended, which decides what its readers see. */
@@ -39,6 +41,13 @@ export class StreamRegistry {
       throw new PushgateError(
         'STREAM_BUSY',
         `stream "${name}" already has a publisher (${stream.publisher.remoteAddress}); end it first or use another name`,
+      );
+    }
+    const maxStreams = this.#options.maxStreams ?? Infinity;
+    if (!stream && this.#streams.size >= maxStreams) {
+      throw new PushgateError(
+        'STREAM_LIMIT',
+        `the gateway already serves ${this.#streams.size} streams, its limit (--max-streams ${maxStreams}): try again when one has ended`,
       );
     }
     if (stream) {

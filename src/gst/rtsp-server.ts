@@ -11,6 +11,7 @@
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
+import { ReaderLimit } from './reader-limit';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
@@ -37,6 +38,10 @@ export interface RtspServerOptions {
   readonly clientThreads: number;
   /** Prime late TCP readers from a packet log (native plugin; off when it is missing). */
   readonly fastStart: boolean;
+  /** Readers of one stream; a SETUP beyond it answers 453 Not Enough Bandwidth. */
+  readonly maxReadersPerStream: number;
+  /** Readers of all streams; a SETUP beyond it answers 453. */
+  readonly maxReaders: number;
   readonly logger: Logger;
 }
 
@@ -68,6 +73,8 @@ export class RtspServer {
   readonly #listeners: Listener[] = [];
   readonly #sessions: RtspSessions;
   readonly #fastStart: FastStart | undefined;
+  readonly #readerLimit: ReaderLimit | undefined;
+  #refusedSeen = 0;
   #fastStartSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -90,6 +97,10 @@ export class RtspServer {
     const [first, ...others] = servers;
     this.#fastStart = options.fastStart && first ? FastStart.attach(first, options.logger) : undefined;
     for (const server of others) this.#fastStart?.addServer(server);
+    // No max-sessions on the pool: the session of a TCP reader that closed its connection stays
+    // there (without media) until the session timeout, and would count against new readers.
+    // Readers are counted by their session medias in the native limit instead.
+    this.#readerLimit = ReaderLimit.attach(servers, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
   }
 
   #listener(name: Listener['name'], port: number, threads: InstanceType<typeof GstRtspServer.RTSPThreadPool>): Listener {
@@ -160,6 +171,7 @@ export class RtspServer {
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
       this.#watchReleased();
+      this.#logRefusedReaders();
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -194,11 +206,24 @@ export class RtspServer {
     this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
   }
 
+  /** Readers refused for a limit are counted natively and logged here, once a second at most. */
+  #logRefusedReaders(): void {
+    const refused = this.#readerLimit?.refused ?? 0;
+    if (refused === this.#refusedSeen) return;
+    const { maxReadersPerStream, maxReaders } = this.#options;
+    this.#options.logger.warn(
+      { refused: refused - this.#refusedSeen, readers: this.#readerLimit?.readers, maxReadersPerStream, maxReaders },
+      'RTSP SETUPs refused with 453 Not Enough Bandwidth: reader limit reached',
+    );
+    this.#refusedSeen = refused;
+  }
+
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
     this.#fastStart?.close();
+    this.#readerLimit?.close();
     this.#released.clear();
     for (const listener of this.#listeners) listener.server.clientFilter(() => REMOVE);
     this.#sessionPool.filter(() => REMOVE);

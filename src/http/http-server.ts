@@ -2,11 +2,15 @@
 // With TLS, pushgate runs two of these (plain and HTTPS) on the same registry: each closes,
 // and answers its own pushes with 503, on its own.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AddressQuota } from '../core/address-quota';
 import type { Clock } from '../core/clock';
+import { PushgateError } from '../core/errors';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
 import { registerApiRoutes } from './api-routes';
-import { sendError } from './error-reply';
+import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
 
 export interface HttpServerOptions {
@@ -17,7 +21,20 @@ export interface HttpServerOptions {
   readonly gstreamerVersion: string;
   /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  readonly limits: HttpLimits;
 }
+
+export interface HttpLimits {
+  /** Pushes at once per source address, one quota for every listener. */
+  readonly publisherQuota: AddressQuota;
+  /** Largest request head (Node's maxHeaderSize). */
+  readonly maxHeaderBytes: number;
+  /** A client must send its whole request head within this. */
+  readonly headerTimeoutMs: number;
+}
+
+/** How often Node looks for clients that overran the header timeout. */
+const CONNECTION_CHECK_MS = 1000;
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   // pino's Logger is a FastifyBaseLogger; naming the type keeps Fastify's generics at their defaults.
@@ -27,9 +44,17 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     // An https.Server serves the same IncomingMessage/ServerResponse as an http.Server: the
     // routes are the same, so the instance keeps Fastify's default (plain) server typing.
     ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    // A push lasts as long as its stream: no request timeout. The request head, though, must
+    // arrive in time and in bounds (slowloris, oversized headers).
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: 'idle',
+    http: {
+      maxHeaderSize: options.limits.maxHeaderBytes,
+      headersTimeout: options.limits.headerTimeoutMs,
+      connectionsCheckingInterval: CONNECTION_CHECK_MS,
+    },
+    clientErrorHandler: answerClientError,
   });
   app.setErrorHandler((err, request, reply) => {
     request.log.error({ err }, 'request failed');
@@ -40,7 +65,31 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     clock: options.clock,
     logger: options.logger.child({ module: 'push' }),
     idleTimeoutMs: options.idleTimeoutMs,
+    publisherQuota: options.limits.publisherQuota,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
   return app;
+}
+
+/**
+ * Requests Node refuses before any route sees them (too large or too slow a head, broken
+ * framing) get the same JSON error shape as every other error, then the connection closes.
+ */
+function answerClientError(this: FastifyInstance, err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new PushgateError('HEADERS_TOO_LARGE', 'the request head is larger than the limit (--max-header-size)')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new PushgateError('HEADERS_TIMEOUT', 'the request head did not arrive in time (--header-timeout)')
+        : new PushgateError('BAD_REQUEST', `malformed HTTP request (${err.code ?? err.message})`);
+  this.log.debug({ code: error.code, parserError: err.code }, 'client error');
+  const { status, body } = errorBody(error);
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy();
 }

@@ -2,6 +2,7 @@
 // before the body is read (bad name, bad type, busy name); the push then runs until the body ends.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
+import type { AddressQuota } from '../core/address-quota';
 import type { Clock } from '../core/clock';
 import type { Logger } from '../core/logger';
 import { PushgateError } from '../core/errors';
@@ -16,6 +17,8 @@ export interface PushRoutesOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly idleTimeoutMs: number;
+  /** Pushes at once per source address, shared by the HTTP and HTTPS listeners. */
+  readonly publisherQuota: AddressQuota;
 }
 
 export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOptions): void {
@@ -24,6 +27,7 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
 
   // On shutdown every push ends with a 503 its publisher can read, before connections close.
   const activePushes = new Set<AbortController>();
+  const quota = options.publisherQuota;
   app.addHook('preClose', (done) => {
     for (const push of activePushes) push.abort(new PushgateError('SHUTTING_DOWN', 'the gateway is shutting down'));
     done();
@@ -34,10 +38,13 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     reply.header('connection', 'close');
     let name: string;
     let format;
+    let release: () => void;
     try {
       name = parseStreamName(request.params['*']);
       format = formatFromContentType(request.headers['content-type']);
+      release = quota.acquire(request.ip);
     } catch (err) {
+      options.logger.warn({ remoteAddress: request.ip, err: err instanceof Error ? err.message : String(err) }, 'push refused');
       return sendError(reply, err);
     }
     const abort = new AbortController();
@@ -54,6 +61,7 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
       return sendError(reply, err, err instanceof PushFailure ? { push: err.summary } : {});
     } finally {
       activePushes.delete(abort);
+      release();
     }
   };
   app.post('/push/*', handler);

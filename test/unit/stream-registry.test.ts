@@ -150,3 +150,17 @@ void test('after closeAll every reader is ended and new publishers are refused',
   assert.deepEqual(engine.outputs.map((o) => o.closedWith), ['shutting down', 'shutting down']);
   assert.throws(() => registry.publish('c', publisher), (err: unknown) => err instanceof PushgateError && err.code === 'SHUTTING_DOWN');
 });
+
+void test('a new name beyond maxStreams gets STREAM_LIMIT, while a publisher coming back in its grace period is let in', () => {
+  const engine = new FakeEngine();
+  const registry = new StreamRegistry({ engine, clock: new FakeClock(), logger: silentLogger, graceMs: 5000, maxStreams: 2 });
+  const one = registry.publish('one', publisher);
+  one.start(HD);
+  registry.publish('two', publisher);
+  assert.throws(() => registry.publish('three', publisher), (err: unknown) => err instanceof PushgateError && err.code === 'STREAM_LIMIT' && err.status === 503);
+  one.end({ kind: 'ended' });
+  const back = registry.publish('one', publisher);
+  back.end({ kind: 'failed', reason: 'test' });
+  registry.publish('three', publisher);
+  registry.closeAll('test over');
+});
