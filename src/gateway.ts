@@ -3,6 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AccessConfig } from './auth/access-config';
+import { createAuthorizer, type Authorizer } from './auth/authorizer';
 import type { Config } from './config/config';
 import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
@@ -20,17 +22,20 @@ export class Gateway {
   readonly #engine: GstMediaEngine;
   readonly #registry: StreamRegistry;
   readonly #http: FastifyInstance;
+  readonly #authorizer: Authorizer;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(config: Config, logger: RootLogger) {
+  private constructor(config: Config, access: AccessConfig, logger: RootLogger) {
     this.#logger = logger;
+    this.#authorizer = createAuthorizer(access);
     this.#engine = new GstMediaEngine({
       host: config.host,
       port: config.rtspPort,
       sessionTimeoutS: config.sessionTimeoutS,
       clientThreads: config.rtspThreads,
       fastStart: config.fastStart,
+      authorizer: this.#authorizer,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -45,11 +50,12 @@ export class Gateway {
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
+      authorizer: this.#authorizer,
     });
   }
 
-  static async start(config: Config, logger: RootLogger): Promise<Gateway> {
-    const gateway = new Gateway(config, logger);
+  static async start(config: Config, access: AccessConfig, logger: RootLogger): Promise<Gateway> {
+    const gateway = new Gateway(config, access, logger);
     gateway.#engine.start();
     try {
       await gateway.#http.listen({ host: config.host, port: config.httpPort });
@@ -95,6 +101,7 @@ export class Gateway {
     this.#demo?.close();
     await delay(SHUTDOWN_LINGER_MS);
     this.#engine.close();
+    this.#authorizer.close();
     this.#logger.info('stopped');
   }
 }

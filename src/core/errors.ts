@@ -11,6 +11,8 @@ export const ErrorCodes = {
   PUBLISHER_IDLE: { status: 408, doc: 'The publisher sent nothing for longer than the idle timeout.' },
   PUSH_ABORTED: { status: 400, doc: 'The publisher closed the connection before the body was complete.' },
   MEDIA_ENGINE: { status: 500, doc: 'GStreamer could not build or run the stream (a pushgate bug or a missing plugin).' },
+  UNAUTHORIZED: { status: 401, doc: 'No or wrong credentials; the WWW-Authenticate header says which schemes are accepted.' },
+  FORBIDDEN: { status: 403, doc: 'The credentials are right but do not allow this action on this stream from this address.' },
   SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
 } as const;
 

@@ -1,8 +1,10 @@
 // The HTTP server: Fastify with pushgate's routes. Long pushes need no request timeout.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
+import { registerAccessHook } from './access-hook';
 import { registerApiRoutes } from './api-routes';
 import { sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
@@ -13,6 +15,7 @@ export interface HttpServerOptions {
   readonly logger: RootLogger;
   readonly idleTimeoutMs: number;
   readonly gstreamerVersion: string;
+  readonly authorizer: Authorizer;
 }
 
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
@@ -28,6 +31,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
+  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }));
   registerPushRoutes(app, {
     registry: options.registry,
     clock: options.clock,
