@@ -52,6 +52,16 @@ export class AccessPolicy {
     this.#users.delete(ANONYMOUS);
   }
 
+  /** Anyone may read every stream from anywhere: RTSP needs no check at all. */
+  get anonymousReadsEverything(): boolean {
+    const anonymous = this.#anonymous;
+    return (
+      anonymous !== undefined &&
+      !anonymous.networks &&
+      anonymous.permissions.some((p) => p.action === 'read' && !p.networks && p.patterns.some((re) => re.source === '^.*$'))
+    );
+  }
+
   /** Whether any configured user can answer a Digest challenge (so RTSP offers Digest). */
   get hasDigestUsers(): boolean {
     return [...this.#users.values()].some((u) => u.entry.digestHa1 !== undefined || u.entry.digestPlainPassword !== undefined);

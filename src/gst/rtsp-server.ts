@@ -2,9 +2,11 @@
 // stall the others), a real listen backlog, sessions reaped on a timer, and a way to end the
 // sessions of one stream. Every call here runs on Node's thread; the only JavaScript that ever
 // runs on an RTSP client thread is the tiny session-timeout handler, which holds no lock.
+import type { Authorizer } from '../auth/authorizer';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
+import { rtspAuthFor } from './rtsp-access';
 import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
@@ -22,6 +24,8 @@ export interface RtspServerOptions {
   readonly clientThreads: number;
   /** Prime late TCP readers from a packet log (native plugin; off when it is missing). */
   readonly fastStart: boolean;
+  /** Decides who may read which stream (no RTSP auth at all when anyone may read anything). */
+  readonly authorizer?: Authorizer | undefined;
   readonly logger: Logger;
 }
 
@@ -44,6 +48,8 @@ export class RtspServer {
     this.#server.service = String(options.port);
     this.#server.backlog = 1024;
     this.#server.getThreadPool()?.setMaxThreads(options.clientThreads);
+    const auth = options.authorizer ? rtspAuthFor(options.authorizer, options.logger) : undefined;
+    if (auth) this.#server.setAuth(auth);
     const sessionTimeout = options.sessionTimeoutS;
     this.#server.connect('client-connected', (client: Client) => {
       // Runs on the client's thread at SETUP: keep it to one property write.
