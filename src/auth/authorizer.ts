@@ -15,6 +15,8 @@ export interface Authorizer {
   /** The configured policy (undefined when an external authoriser decides). */
   readonly policy: AccessPolicy | undefined;
   decide(request: AuthRequest): Promise<Decision>;
+  /** The same decision, synchronously (for RTSP's access check). */
+  decideSync(request: AuthRequest): Decision;
   close(): void;
 }
 
@@ -25,6 +27,7 @@ export function createAuthorizer(access: AccessConfig): Authorizer {
     realm: access.realm,
     policy,
     decide: (request) => Promise.resolve(policy.decide(request)),
+    decideSync: (request) => policy.decide(request),
     close: () => {},
   };
 }

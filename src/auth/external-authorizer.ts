@@ -1,6 +1,8 @@
 // External authorisation: POST {user, password | token, ip, action, stream, protocol} as JSON to
 // a configured URL; a 2xx answer allows, anything else (status, timeout, network error) denies.
 // Answers are cached for cacheMs under a digest of the question, so no secret is kept in clear.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { ExternalAuthConfig } from './access-config';
 import type { Decision } from './access-policy';
 import type { AuthRequest, Authorizer } from './authorizer';
@@ -78,6 +80,24 @@ export class ExternalAuthorizer implements Authorizer {
     this.cache = new AnswerCache(config.cacheMs);
   }
 
+  /**
+   * For RTSP, whose access check must answer synchronously (see SyncExternalAsker): the
+   * cache, else the authoriser with Node's thread waiting for at most timeoutMs.
+   */
+  decideSync(request: AuthRequest): Decision {
+    const question = externalQuestion(request);
+    const key = questionKey(question);
+    let allowed = this.cache.get(key);
+    if (allowed === undefined) {
+      this.#sync ??= new SyncExternalAsker(this.config);
+      allowed = this.#sync.ask(question);
+      this.cache.set(key, allowed);
+    }
+    return decisionFrom(allowed, question);
+  }
+
+  #sync: SyncExternalAsker | undefined;
+
   async decide(request: AuthRequest): Promise<Decision> {
     const question = externalQuestion(request);
     const key = questionKey(question);
@@ -89,7 +109,41 @@ export class ExternalAuthorizer implements Authorizer {
     return decisionFrom(allowed, question);
   }
 
-  close(): void {}
+  close(): void {
+    this.#sync?.close();
+    this.#sync = undefined;
+  }
+}
+
+/**
+ * The RTSP access check runs as a node-gtk callback that must return its answer: it cannot
+ * await. So the HTTP request is made by a worker thread while Node's thread blocks in
+ * Atomics.wait for at most timeoutMs (then: refused). Blocking Node's thread stalls HTTP
+ * pushes and the GLib loop for that long, once per uncached question; the cache keeps that
+ * to one wait per reader and cacheMs. The alternative, answering a cache miss with a
+ * "try again" status, fails in practice: RTSP players do not retry a refused DESCRIBE.
+ */
+export class SyncExternalAsker {
+  readonly #worker: Worker;
+  readonly #timeoutMs: number;
+
+  constructor(config: ExternalAuthConfig) {
+    this.#timeoutMs = config.timeoutMs;
+    this.#worker = new Worker(path.join(__dirname, 'external-worker.js'), { workerData: config });
+    this.#worker.unref();
+  }
+
+  ask(question: ExternalQuestion): boolean {
+    const answer = new Int32Array(new SharedArrayBuffer(4));
+    this.#worker.postMessage({ question, answer });
+    // A little over the worker's own timeout, so its "refused" normally arrives first.
+    const waited = Atomics.wait(answer, 0, 0, this.#timeoutMs + 100);
+    return waited !== 'timed-out' && Atomics.load(answer, 0) === 1;
+  }
+
+  close(): void {
+    void this.#worker.terminate();
+  }
 }
 
 export async function askExternal(config: ExternalAuthConfig, question: ExternalQuestion): Promise<boolean> {

@@ -5,13 +5,15 @@ import { createRtspAuth, type RtspAuth } from './rtsp-auth';
 
 /**
  * undefined when anyone may read every stream from anywhere (then no JavaScript runs per RTSP
- * request at all); otherwise an RTSPAuth asking the configured policy.
+ * request at all); otherwise an RTSPAuth asking the authorizer (the configured policy, or the
+ * external authoriser, which gets Basic credentials only: Digest never reveals the password).
  */
 export function rtspAuthFor(authorizer: Authorizer, logger: Logger): RtspAuth | undefined {
-  const policy = authorizer.policy;
-  if (policy) {
-    if (policy.anonymousReadsEverything) return undefined;
-    return createRtspAuth({ realm: authorizer.realm, policy, logger, decide: (r) => policy.decide({ ...r, action: 'read' }) });
-  }
-  return undefined;
+  if (authorizer.policy?.anonymousReadsEverything) return undefined;
+  return createRtspAuth({
+    realm: authorizer.realm,
+    policy: authorizer.policy,
+    logger,
+    decide: (r) => authorizer.decideSync({ ...r, action: 'read', protocol: 'rtsp' }),
+  });
 }
