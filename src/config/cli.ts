@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_ACCESS, type AccessConfig } from '../auth/access-config';
 import { ConfigError, OPTIONS, type Config } from './config';
-import { loadConfigFile } from './config-file';
+import type { ConfigFile } from './config-file';
 
 export interface Settings {
   readonly config: Config;
@@ -51,6 +51,17 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
     }
   }
   return { config: config as unknown as Config, access: file?.access ?? DEFAULT_ACCESS, configFile };
+}
+
+/**
+ * zod and yaml are loaded only when a config file is given: without one the process stays as
+ * small as before (their few MB of heap measurably raise RSS growth under load, see
+ * test/e2e/memory.test.ts).
+ */
+function loadConfigFile(path: string): ConfigFile {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loader = require('./config-file') as typeof import('./config-file');
+  return loader.loadConfigFile(path);
 }
 
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Config {
