@@ -3,6 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { AccessConfig } from './auth/access-config';
+import { createAuthorizer, type Authorizer } from './auth/authorizer';
 import { ConfigError, type Config } from './config/config';
 import { loadTls, type TlsMaterial } from './config/tls';
 import { AddressQuota } from './core/address-quota';
@@ -32,11 +34,13 @@ export class Gateway {
   readonly #http: HttpListener | undefined;
   /** HTTPS, with TLS. Same routes, same registry. */
   readonly #https: HttpListener | undefined;
+  readonly #authorizer: Authorizer;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(config: Config, logger: RootLogger, tls: TlsMaterial | undefined) {
+  private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined) {
     this.#logger = logger;
+    this.#authorizer = createAuthorizer(access);
     this.#engine = new GstMediaEngine({
       host: config.host,
       port: config.plainRtsp ? config.rtspPort : undefined,
@@ -46,6 +50,7 @@ export class Gateway {
       fastStart: config.fastStart,
       maxReadersPerStream: config.maxReadersPerStream,
       maxReaders: config.maxReaders,
+      authorizer: this.#authorizer,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -61,6 +66,7 @@ export class Gateway {
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
+      authorizer: this.#authorizer,
       limits: {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,
@@ -76,14 +82,14 @@ export class Gateway {
    * files) is thrown before anything listens; if any port cannot be bound, nothing is left
    * listening.
    */
-  static async start(config: Config, logger: RootLogger): Promise<Gateway> {
+  static async start(config: Config, access: AccessConfig, logger: RootLogger): Promise<Gateway> {
     const tls = loadTls(config);
     // curlhttpsink cannot do HTTPS with Debian's libcurl (GnuTLS: "failed to set default crypto engine").
     if (config.demo && !config.plainHttp) throw new ConfigError('--demo pushes to the plain HTTP port: it cannot be used with --plain-http off');
     if (tls && tls.validTo.getTime() - Date.now() < CERT_EXPIRY_WARNING_MS) {
       logger.warn({ cert: tls.certPath, validTo: tls.validTo.toISOString() }, tls.validTo.getTime() < Date.now() ? 'the TLS certificate has expired: clients will refuse it' : 'the TLS certificate expires soon');
     }
-    const gateway = new Gateway(config, logger, tls);
+    const gateway = new Gateway(config, access, logger, tls);
     gateway.#engine.start();
     const listening: FastifyInstance[] = [];
     try {
@@ -156,6 +162,7 @@ export class Gateway {
     this.#demo?.close();
     await delay(SHUTDOWN_LINGER_MS);
     this.#engine.close();
+    this.#authorizer.close();
     this.#logger.info('stopped');
   }
 }

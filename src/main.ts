@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // pushgate CLI: flags/env -> config -> gateway; SIGINT/SIGTERM -> graceful close, exit 0.
 import { CommanderError } from 'commander';
-import { parseCli } from './config/cli';
-import { ConfigError, type Config } from './config/config';
+import { parseSettings, type Settings } from './config/cli';
+import { ConfigError } from './config/config';
+import { runHashPassword } from './hash-password';
 import { Gateway } from './gateway';
 import { quitMainLoop, runMainLoop } from './gst/runtime';
 import { createLogger } from './observability/logger';
 
-function readConfig(): Config {
+if (process.argv[2] === 'hash-password') process.exit(runHashPassword(process.argv.slice(3)));
+
+function readSettings(): Settings {
   try {
-    return parseCli(process.argv.slice(2));
+    return parseSettings(process.argv.slice(2));
   } catch (err) {
     if (err instanceof CommanderError) process.exit(err.exitCode);
     console.error(`pushgate: ${err instanceof ConfigError ? err.message : String(err)}`);
@@ -17,7 +20,7 @@ function readConfig(): Config {
   }
 }
 
-const config = readConfig();
+const { config, access, configFile } = readSettings();
 const logger = createLogger(config.logLevel);
 let gateway: Gateway | undefined;
 
@@ -37,7 +40,8 @@ function stop(signal: string): void {
 process.once('SIGINT', () => stop('SIGINT'));
 process.once('SIGTERM', () => stop('SIGTERM'));
 
-Gateway.start(config, logger)
+if (configFile) logger.info({ configFile, users: access.users.map((u) => u.name), externalAuth: access.externalAuth?.url }, 'config file read');
+Gateway.start(config, access, logger)
   .then((started) => {
     gateway = started;
   })

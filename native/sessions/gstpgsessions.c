@@ -8,6 +8,7 @@
  * memory. So this element does the three things pushgate needs from sessions in C:
  *
  * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
+ * - puts the RTSPS certificate on each new connection (see set_tls_certificate);
  * - counts the sessions playing a media, and
  * - closes the readers of a media,
  *
@@ -215,10 +216,34 @@ on_new_session (GstRTSPClient * client, GstRTSPSession * session,
   g_object_set (session, "extra-timeout", 0, NULL);
 }
 
+/* GstRTSPAuth puts its TLS certificate on a new connection in its default "connect" check.
+ * pushgate's users are checked by an RTSPAuth whose check JavaScript overrides, so that never
+ * runs: the certificate is put on the connection here, before its first read. */
+static void
+set_tls_certificate (GstRTSPClient * client)
+{
+  GstRTSPAuth *auth = gst_rtsp_client_get_auth (client);
+  GTlsCertificate *certificate = auth ? gst_rtsp_auth_get_tls_certificate (auth) : NULL;
+  GstRTSPConnection *connection = gst_rtsp_client_get_connection (client);
+  GError *error = NULL;
+
+  if (certificate && connection) {
+    GTlsConnection *tls = gst_rtsp_connection_get_tls (connection, &error);
+    if (tls)
+      g_tls_connection_set_certificate (tls, certificate);
+    else
+      GST_WARNING ("no TLS on an RTSPS connection: %s", error ? error->message : "?");
+    g_clear_error (&error);
+  }
+  g_clear_object (&certificate);
+  g_clear_object (&auth);
+}
+
 static void
 on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
     PgSessions * self)
 {
+  set_tls_certificate (client);
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
 }

@@ -16,6 +16,8 @@ export const ErrorCodes = {
   HEADERS_TOO_LARGE: { status: 431, doc: 'The request head is larger than --max-header-size.' },
   HEADERS_TIMEOUT: { status: 408, doc: 'The client did not send its whole request head within --header-timeout.' },
   BAD_REQUEST: { status: 400, doc: 'The request is not valid HTTP/1.1 (malformed start line, headers or chunked framing).' },
+  UNAUTHORIZED: { status: 401, doc: 'No or wrong credentials; the WWW-Authenticate header says which schemes are accepted.' },
+  FORBIDDEN: { status: 403, doc: 'The credentials are right but do not allow this action on this stream from this address.' },
   SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
 } as const;
 

@@ -8,10 +8,12 @@
 // its one shared media and pipeline, serves the readers of both, and counting, reaping and
 // closing sessions covers both. One fast-start element hooks both servers, so each media has
 // one packet log whichever port its readers come from.
+import type { Authorizer } from '../auth/authorizer';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { FastStart } from './fast-start';
 import { ReaderLimit } from './reader-limit';
+import { rtspAuthFor } from './rtsp-access';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
@@ -42,6 +44,8 @@ export interface RtspServerOptions {
   readonly maxReadersPerStream: number;
   /** Readers of all streams; a SETUP beyond it answers 453. */
   readonly maxReaders: number;
+  /** Decides who may read which stream (no RTSP auth at all when anyone may read anything). */
+  readonly authorizer?: Authorizer | undefined;
   readonly logger: Logger;
 }
 
@@ -84,10 +88,18 @@ export class RtspServer {
     if (options.port === undefined && !options.tls) throw new PushgateError('MEDIA_ENGINE', 'RTSP: neither a plain nor a TLS port to listen on');
     const threads = new GstRtspServer.RTSPThreadPool();
     threads.setMaxThreads(options.clientThreads);
-    if (options.port !== undefined) this.#listeners.push(this.#listener('rtsp', options.port, threads));
+    // Each server its own auth (TLS is a property of the auth); none at all on plain RTSP when
+    // anyone may read anything, so no JavaScript runs per request there.
+    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger) : undefined);
+    if (options.port !== undefined) {
+      const listener = this.#listener('rtsp', options.port, threads);
+      const auth = authFor();
+      if (auth) listener.server.setAuth(auth);
+      this.#listeners.push(listener);
+    }
     if (options.tls) {
       const listener = this.#listener('rtsps', options.tls.port, threads);
-      const auth = createOpenRtspAuth();
+      const auth = authFor() ?? createOpenRtspAuth();
       enableTls(auth, loadTlsCertificate(options.tls.certPath, options.tls.keyPath));
       listener.server.setAuth(auth);
       this.#listeners.push(listener);

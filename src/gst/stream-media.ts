@@ -47,6 +47,8 @@ class PushgateMediaFactory extends GstRtspServer.RTSPMediaFactory {
   // (SIGTRAP, the whole process) on node-gtk's wrapper objects once its inline cache has seen
   // more than a few of them (16 streams going live at once).
   declare buildBin: (() => Bin) | undefined;
+  /** The stream this factory serves: what RTSP access checks are about. */
+  declare streamName: string | undefined;
 
   /** One shared media per stream whatever host or port the reader's URL names. */
   override virtual_genKey(): string {
@@ -93,6 +95,7 @@ export class StreamMedia implements StreamOutput {
     this.#factory.setShared(true);
     this.#factory.setEosShutdown(false);
     this.#factory.buildBin = () => this.#buildBin();
+    this.#factory.streamName = name;
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
     this.#busTimer = setInterval(() => this.#busRelay?.drain(this.#log), BUS_DRAIN_MS);
     this.#mount(true);

@@ -5,10 +5,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
+import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
 import { PushgateError } from '../core/errors';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
+import { registerAccessHook } from './access-hook';
 import { registerApiRoutes } from './api-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
@@ -22,6 +24,7 @@ export interface HttpServerOptions {
   /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly limits: HttpLimits;
+  readonly authorizer: Authorizer;
 }
 
 export interface HttpLimits {
@@ -39,27 +42,29 @@ const CONNECTION_CHECK_MS = 1000;
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   // pino's Logger is a FastifyBaseLogger; naming the type keeps Fastify's generics at their defaults.
   const httpLogger: FastifyBaseLogger = options.logger.child({ module: 'http' });
+  // A push lasts as long as its stream: no request timeout. The request head, though, must
+  // arrive in time and in bounds (slowloris, oversized headers), over HTTP and HTTPS alike
+  // (Fastify ignores `http` when `https` is given, so the limits go into both).
+  const serverLimits = {
+    maxHeaderSize: options.limits.maxHeaderBytes,
+    headersTimeout: options.limits.headerTimeoutMs,
+    connectionsCheckingInterval: CONNECTION_CHECK_MS,
+  };
   const app = Fastify({
     loggerInstance: httpLogger,
     // An https.Server serves the same IncomingMessage/ServerResponse as an http.Server: the
     // routes are the same, so the instance keeps Fastify's default (plain) server typing.
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
-    // A push lasts as long as its stream: no request timeout. The request head, though, must
-    // arrive in time and in bounds (slowloris, oversized headers).
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, ...serverLimits } } : { http: serverLimits }),
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: 'idle',
-    http: {
-      maxHeaderSize: options.limits.maxHeaderBytes,
-      headersTimeout: options.limits.headerTimeoutMs,
-      connectionsCheckingInterval: CONNECTION_CHECK_MS,
-    },
     clientErrorHandler: answerClientError,
   });
   app.setErrorHandler((err, request, reply) => {
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
+  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }));
   registerPushRoutes(app, {
     registry: options.registry,
     clock: options.clock,

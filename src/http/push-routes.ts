@@ -50,7 +50,7 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     const abort = new AbortController();
     activePushes.add(abort);
     // Whatever ends the push before its body ends, the publisher should read the answer.
-    closeGently(request.raw.socket, LINGER_MS);
+    closeGently(request.raw.socket);
     try {
       const summary = await runPush(
         { name, format, remoteAddress: request.ip, body: request.raw, signal: abort.signal },
@@ -77,7 +77,7 @@ const LINGER_MS = 1000;
  * destroy the response before the publisher reads it. So: FIN after the response, keep
  * discarding what arrives, and close when the publisher does or after `lingerMs`.
  */
-function closeGently(socket: Socket, lingerMs: number): void {
+export function closeGently(socket: Socket, lingerMs = LINGER_MS): void {
   socket.destroySoon = function (this: Socket): void {
     this.end();
     const timer = setTimeout(() => this.destroy(), lingerMs);

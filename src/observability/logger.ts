@@ -4,6 +4,23 @@ import type { LogLevel } from '../config/config';
 
 export type RootLogger = pino.Logger;
 
+export const REDACTED = [
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'headers.authorization',
+  'authorization',
+  'password',
+  'token',
+  '*.password',
+  '*.token',
+];
+
 export function createLogger(level: LogLevel): RootLogger {
-  return pino({ level, base: { service: 'pushgate' }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({
+    level,
+    base: { service: 'pushgate' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets never reach the log, whatever a future serializer includes.
+    redact: { paths: REDACTED, censor: '[redacted]' },
+  });
 }

@@ -3,7 +3,7 @@
 // pipeline, plain ports that can be switched off, wrong protocols on the TLS ports, and files
 // that keep pushgate from starting at all.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { FfmpegReader, GstReader, curlResult, ffmpegPublisher, json, request, type ErrorBody, type PushSummary, type StreamInfo } from './helpers/clients';
@@ -12,6 +12,7 @@ import { MediaDir } from './helpers/media';
 import { Proc, run, stopAll, waitFor } from './helpers/processes';
 import { RtspClient, accessUnits } from './helpers/rtsp-client';
 import { makeTestPki, type TestPki } from './helpers/tls';
+import { hashSha256 } from '../../src/auth/secrets';
 
 let media: MediaDir;
 let pki: TestPki;
@@ -209,6 +210,46 @@ void describe('with TLS and the plain ports on', () => {
     const result = curlResult(longPush);
     assert.equal(result.status, 503, longPush.tail());
     assert.equal(json<ErrorBody>({ status: result.status, text: result.body, headers: {}, elapsedMs: 0 }).error.code, 'SHUTTING_DOWN');
+  });
+});
+
+// With users, RTSP requests are checked by pushgate's own RTSPAuth, which replaces
+// GstRTSPAuth's check, TLS set-up of new connections included: the native pgsessions element
+// puts the certificate on each connection instead. Without it RTSPS readers get no handshake.
+void describe('with TLS and users', () => {
+  let gateway: Gateway;
+
+  before(async () => {
+    const config = media.file('users.yaml');
+    writeFileSync(config, [
+      'users:',
+      '  - name: carol',
+      `    password: "${hashSha256('carol-pw')}"`,
+      '    permissions:',
+      '      - {action: publish, streams: ["secure/*"]}',
+      '      - {action: read, streams: ["secure/*"]}',
+      '',
+    ].join('\n'));
+    gateway = await Gateway.start([...tlsArgs(), '--config', config]);
+  });
+
+  after(async () => {
+    if (gateway) await gateway.stop();
+  });
+
+  void test('an RTSPS reader with the right password plays; without credentials it gets 401 over TLS', async () => {
+    const push = new Proc('curl https push', 'curl', ['-sS', '--cacert', pki.caCert, '-u', 'carol:carol-pw', '-T', annexB, '-H', 'Content-Type: video/h264', `${gateway.https}/push/secure/cam`]);
+    await waitFor(async () => (await request('GET', `${gateway.http}/healthz`)).text.includes('"streams":1'), 15_000, 'secure/cam to go live');
+    // Verified TLS (the test CA), then refused for want of credentials.
+    const anonymous = await RtspClient.connectTls('127.0.0.1', gateway.rtspsPort, readFileSync(pki.caCert));
+    clients.push(anonymous);
+    const refused = await anonymous.describe('secure/cam');
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers['www-authenticate'] ?? '', /^Basic realm=/);
+    const probe = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_streams', '-of', 'json', `rtsps://carol:carol-pw@127.0.0.1:${gateway.rtspsPort}/secure/cam`], 20_000);
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.match(probe.stdout, /"codec_name": "h264"/);
+    push.kill('SIGKILL');
   });
 });
 
