@@ -46,6 +46,8 @@ export class Gateway {
       fastStart: config.fastStart,
       maxReadersPerStream: config.maxReadersPerStream,
       maxReaders: config.maxReaders,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxRtspConnectionsPerAddress,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -65,6 +67,7 @@ export class Gateway {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,
         headerTimeoutMs: config.headerTimeoutMs,
+        maxConnections: config.maxConnections,
       },
     };
     this.#http = config.plainHttp ? { app: createHttpServer(http), port: config.httpPort } : undefined;

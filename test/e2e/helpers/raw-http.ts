@@ -1,5 +1,5 @@
-// HTTP/1.1 written byte by byte over a raw socket, for requests no HTTP client would send
-// (broken chunk framing, absurd lengths, heads sent one byte at a time).
+// HTTP/1.1 or RTSP/1.0 written piece by piece over a raw socket, for requests no client would
+// send (broken chunk framing, absurd lengths, heads sent one byte at a time, garbage).
 import net from 'node:net';
 
 export interface RawExchange {
@@ -39,7 +39,7 @@ export function rawExchange(port: number, options: RawOptions, host = '127.0.0.1
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      const status = /^(?:HTTP|RTSP)\/\d\.\d (\d{3})/.exec(text);
       const split = text.indexOf('\r\n\r\n');
       resolve({ text, status: status ? Number(status[1]) : 0, body: split >= 0 ? text.slice(split + 4) : '', closedByServer, elapsedMs: performance.now() - startedAt });
     };
