@@ -51,6 +51,8 @@ export class Gateway {
       maxReadersPerStream: config.maxReadersPerStream,
       maxReaders: config.maxReaders,
       authorizer: this.#authorizer,
+      maxConnections: config.maxConnections,
+      maxConnectionsPerAddress: config.maxRtspConnectionsPerAddress,
       logger: logger.child({ module: 'rtsp' }),
     });
     this.#registry = new StreamRegistry({
@@ -71,6 +73,7 @@ export class Gateway {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,
         headerTimeoutMs: config.headerTimeoutMs,
+        maxConnections: config.maxConnections,
       },
     };
     this.#http = config.plainHttp ? { app: createHttpServer(http), port: config.httpPort } : undefined;

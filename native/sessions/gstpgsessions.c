@@ -5,7 +5,7 @@
  * V8 collects the wrapper. A wrapped RTSPSession or RTSPSessionMedia therefore outlives its
  * reader by seconds or minutes, and with it the prepare count it holds on the stream's media:
  * the media is not unprepared when the stream ends, and its pipeline and packet log stay in
- * memory. So this element does the three things pushgate needs from sessions in C:
+ * memory. So this element does what pushgate needs from sessions and connections in C:
  *
  * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
  * - puts the RTSPS certificate on each new connection (see set_tls_certificate);
@@ -16,6 +16,12 @@
  * "bin-<serial>-<stream>-<n>"), so no object crosses into JavaScript at all. Node adds the
  * servers (plain RTSP and RTSPS share one session pool) and calls the action signals
  * "count-sessions" and "close-sessions", all from its own thread.
+ *
+ * It also bounds the RTSP connections open at once, over all the servers it was given and per
+ * client address ("max-connections", "max-connections-per-address"): a connection beyond either
+ * is shut down as it is accepted, before gst-rtsp-server reads from it, so a flood of idle
+ * connections cannot use up the process's file descriptors (and with them HTTP and every other
+ * accept). "refused-connections" counts the refusals for Node to log.
  */
 #define PACKAGE "pushgate"
 #define VERSION "1.0"
@@ -32,13 +38,27 @@ struct _PgSessions
   GstElement parent;
   GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
   guint session_timeout;        /* read from client threads: atomic */
+  GMutex lock;                  /* guards the connection counts below */
+  guint connections;
+  GHashTable *per_address;      /* client IP (owned string) -> GUINT_TO_POINTER (count) */
+  guint max_connections;
+  guint max_per_address;
+  guint refused;                /* atomic */
 };
+
+/* Key under which a counted client keeps the address it was counted for. */
+#define COUNTED_ADDRESS "pg-counted-address"
+#define DEFAULT_MAX_CONNECTIONS G_MAXUINT
 
 enum
 {
   PROP_0,
   PROP_ADD_SERVER,
   PROP_SESSION_TIMEOUT,
+  PROP_MAX_CONNECTIONS,
+  PROP_MAX_CONNECTIONS_PER_ADDRESS,
+  PROP_CONNECTIONS,
+  PROP_REFUSED_CONNECTIONS,
 };
 
 enum
@@ -239,10 +259,75 @@ set_tls_certificate (GstRTSPClient * client)
   g_clear_object (&auth);
 }
 
+/* On the client's thread, once its connection is gone. */
+static void
+on_client_closed (GstRTSPClient * client, PgSessions * self)
+{
+  const gchar *ip = g_object_get_data (G_OBJECT (client), COUNTED_ADDRESS);
+  guint count;
+
+  if (!ip)
+    return;
+  g_mutex_lock (&self->lock);
+  self->connections--;
+  count = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, ip));
+  if (count <= 1)
+    g_hash_table_remove (self->per_address, ip);
+  else
+    g_hash_table_insert (self->per_address, g_strdup (ip),
+        GUINT_TO_POINTER (count - 1));
+  g_mutex_unlock (&self->lock);
+  g_object_set_data (G_OBJECT (client), COUNTED_ADDRESS, NULL);
+}
+
+/*
+ * Counts a new connection, or refuses it. Runs where the server accepts (the main context, on
+ * Node's thread) before the client is attached to its thread: closing the connection here
+ * would leave gst-rtsp-server a watch on a closed socket, so the socket is only shut down, and
+ * the client's watch then sees end of stream and cleans up as for any client that hung up.
+ */
+static gboolean
+admit_connection (PgSessions * self, GstRTSPClient * client)
+{
+  GstRTSPConnection *conn = gst_rtsp_client_get_connection (client);
+  const gchar *ip = conn ? gst_rtsp_connection_get_ip (conn) : NULL;
+  guint from_ip;
+  gboolean admitted;
+
+  if (!ip)
+    return TRUE;
+  g_mutex_lock (&self->lock);
+  from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (self->per_address, ip));
+  admitted = self->connections < self->max_connections
+      && from_ip < self->max_per_address;
+  if (admitted) {
+    self->connections++;
+    g_hash_table_insert (self->per_address, g_strdup (ip),
+        GUINT_TO_POINTER (from_ip + 1));
+  }
+  g_mutex_unlock (&self->lock);
+
+  if (admitted) {
+    g_object_set_data_full (G_OBJECT (client), COUNTED_ADDRESS, g_strdup (ip),
+        g_free);
+    g_signal_connect_object (client, "closed", G_CALLBACK (on_client_closed),
+        self, 0);
+    return TRUE;
+  }
+  g_atomic_int_inc (&self->refused);
+  GST_DEBUG_OBJECT (self, "refusing a connection from %s: %u connections, "
+      "%u from that address", ip, self->connections, from_ip);
+  g_socket_shutdown (gst_rtsp_connection_get_read_socket (conn), TRUE, TRUE,
+      NULL);
+  return FALSE;
+}
+
 static void
 on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
     PgSessions * self)
 {
+  if (!admit_connection (self, client))
+    return;
   set_tls_certificate (client);
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
@@ -271,6 +356,16 @@ pg_sessions_set_property (GObject * object, guint id, const GValue * value,
     case PROP_SESSION_TIMEOUT:
       g_atomic_int_set (&self->session_timeout, g_value_get_uint (value));
       break;
+    case PROP_MAX_CONNECTIONS:
+      g_mutex_lock (&self->lock);
+      self->max_connections = g_value_get_uint (value);
+      g_mutex_unlock (&self->lock);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+      g_mutex_lock (&self->lock);
+      self->max_per_address = g_value_get_uint (value);
+      g_mutex_unlock (&self->lock);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -285,6 +380,24 @@ pg_sessions_get_property (GObject * object, guint id, GValue * value,
   switch (id) {
     case PROP_SESSION_TIMEOUT:
       g_value_set_uint (value, g_atomic_int_get (&self->session_timeout));
+      break;
+    case PROP_MAX_CONNECTIONS:
+      g_mutex_lock (&self->lock);
+      g_value_set_uint (value, self->max_connections);
+      g_mutex_unlock (&self->lock);
+      break;
+    case PROP_MAX_CONNECTIONS_PER_ADDRESS:
+      g_mutex_lock (&self->lock);
+      g_value_set_uint (value, self->max_per_address);
+      g_mutex_unlock (&self->lock);
+      break;
+    case PROP_CONNECTIONS:
+      g_mutex_lock (&self->lock);
+      g_value_set_uint (value, self->connections);
+      g_mutex_unlock (&self->lock);
+      break;
+    case PROP_REFUSED_CONNECTIONS:
+      g_value_set_uint (value, g_atomic_int_get (&self->refused));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
@@ -306,12 +419,21 @@ pg_sessions_init (PgSessions * self)
 {
   self->session_timeout = DEFAULT_SESSION_TIMEOUT;
   self->servers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_init (&self->lock);
+  self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  self->max_connections = DEFAULT_MAX_CONNECTIONS;
+  self->max_per_address = DEFAULT_MAX_CONNECTIONS;
 }
 
 static void
 pg_sessions_finalize (GObject * object)
 {
-  g_ptr_array_unref (PG_SESSIONS (object)->servers);
+  PgSessions *self = PG_SESSIONS (object);
+
+  g_ptr_array_unref (self->servers);
+  g_hash_table_unref (self->per_address);
+  g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (pg_sessions_parent_class)->finalize (object);
 }
 
@@ -334,6 +456,25 @@ pg_sessions_class_init (PgSessionsClass * klass)
           "Seconds after which a silent reader's session expires (no extra timeout)",
           1, G_MAXUINT, DEFAULT_SESSION_TIMEOUT,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_MAX_CONNECTIONS,
+      g_param_spec_uint ("max-connections", "Max connections",
+          "RTSP connections open at once over every server; more are shut down",
+          1, G_MAXUINT, DEFAULT_MAX_CONNECTIONS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_MAX_CONNECTIONS_PER_ADDRESS,
+      g_param_spec_uint ("max-connections-per-address",
+          "Max connections per address",
+          "RTSP connections open at once from one client address",
+          1, G_MAXUINT, DEFAULT_MAX_CONNECTIONS,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_CONNECTIONS,
+      g_param_spec_uint ("connections", "Connections",
+          "RTSP connections counted now", 0, G_MAXUINT, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property (oc, PROP_REFUSED_CONNECTIONS,
+      g_param_spec_uint ("refused-connections", "Refused connections",
+          "RTSP connections refused for a limit so far", 0, G_MAXUINT, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /* Action signals take the media's bin-name prefix and return a count. */
   signals[SIGNAL_COUNT_SESSIONS] = g_signal_new_class_handler ("count-sessions",

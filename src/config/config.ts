@@ -14,6 +14,8 @@ export interface Config {
   readonly maxReaders: number;
   readonly maxHeaderBytes: number;
   readonly headerTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxRtspConnectionsPerAddress: number;
   readonly demo: boolean;
   readonly fastStart: boolean;
   readonly logLevel: LogLevel;
@@ -88,6 +90,8 @@ export const OPTIONS = [
   spec({ key: 'maxReaders', flag: '--max-readers <n>', env: 'PUSHGATE_MAX_READERS', description: 'RTSP readers (sessions) of all streams together; beyond it SETUP answers 453', defaultValue: 1000, parse: integer(1, 100_000) }),
   spec({ key: 'maxHeaderBytes', flag: '--max-header-size <bytes>', env: 'PUSHGATE_MAX_HEADER_SIZE', description: 'largest HTTP request head; a larger one gets 431', defaultValue: 16_384, parse: integer(1024, 1_048_576) }),
   spec({ key: 'headerTimeoutMs', flag: '--header-timeout <ms>', env: 'PUSHGATE_HEADER_TIMEOUT_MS', description: 'an HTTP client must send its whole request head within this (slow clients get 408 and are closed)', defaultValue: 10_000, parse: integer(1000, 600_000) }),
+  spec({ key: 'maxConnections', flag: '--max-connections <n>', env: 'PUSHGATE_MAX_CONNECTIONS', description: 'connections at once on each HTTP(S) listener, and on RTSP and RTSPS together; more are closed as they are accepted', defaultValue: 2000, parse: integer(1, 1_000_000) }),
+  spec({ key: 'maxRtspConnectionsPerAddress', flag: '--max-rtsp-connections-per-address <n>', env: 'PUSHGATE_MAX_RTSP_CONNECTIONS_PER_ADDRESS', description: 'RTSP(S) connections at once from one client address; more are closed as they are accepted', defaultValue: 250, parse: integer(1, 1_000_000) }),
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
   spec({ key: 'fastStart', flag: '--fast-start <on|off>', env: 'PUSHGATE_FAST_START', description: 'prime late TCP readers from a keyframe in a short log of recent packets (needs the native plugin)', defaultValue: true, parse: boolean }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),

@@ -46,6 +46,10 @@ export interface RtspServerOptions {
   readonly maxReaders: number;
   /** Decides who may read which stream (no RTSP auth at all when anyone may read anything). */
   readonly authorizer?: Authorizer | undefined;
+  /** RTSP connections at once over both listeners; more are closed as they are accepted. */
+  readonly maxConnections: number;
+  /** RTSP connections at once from one client address. */
+  readonly maxConnectionsPerAddress: number;
   readonly logger: Logger;
 }
 
@@ -79,6 +83,7 @@ export class RtspServer {
   readonly #fastStart: FastStart | undefined;
   readonly #readerLimit: ReaderLimit | undefined;
   #refusedSeen = 0;
+  #refusedConnectionsSeen = 0;
   #fastStartSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -105,7 +110,10 @@ export class RtspServer {
       this.#listeners.push(listener);
     }
     const servers = this.#listeners.map((l) => l.server);
-    this.#sessions = attachRtspSessions(servers, options.sessionTimeoutS, options.logger);
+    this.#sessions = attachRtspSessions(servers, options.sessionTimeoutS, options.logger, undefined, {
+      total: options.maxConnections,
+      perAddress: options.maxConnectionsPerAddress,
+    });
     const [first, ...others] = servers;
     this.#fastStart = options.fastStart && first ? FastStart.attach(first, options.logger) : undefined;
     for (const server of others) this.#fastStart?.addServer(server);
@@ -184,6 +192,7 @@ export class RtspServer {
       this.#logFastStart();
       this.#watchReleased();
       this.#logRefusedReaders();
+      this.#logRefusedConnections();
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -228,6 +237,18 @@ export class RtspServer {
       'RTSP SETUPs refused with 453 Not Enough Bandwidth: reader limit reached',
     );
     this.#refusedSeen = refused;
+  }
+
+  /** Connections refused for a limit are counted natively and logged here, once a second at most. */
+  #logRefusedConnections(): void {
+    const connections = this.#sessions.connections();
+    if (!connections || connections.refused === this.#refusedConnectionsSeen) return;
+    const { maxConnections, maxConnectionsPerAddress } = this.#options;
+    this.#options.logger.warn(
+      { refused: connections.refused - this.#refusedConnectionsSeen, connections: connections.open, maxConnections, maxConnectionsPerAddress },
+      'RTSP connections closed at once: connection limit reached',
+    );
+    this.#refusedConnectionsSeen = connections.refused;
   }
 
   /** Stops listening and closes every client. Idempotent. */

@@ -18,28 +18,43 @@ export interface RtspSessions {
   count(binPrefix: string): number;
   /** Closes the readers of that media, which ends their sessions. */
   close(binPrefix: string): void;
+  /** RTSP connections open now, and refused for a connection limit so far (native only). */
+  connections(): { open: number; refused: number } | undefined;
+}
+
+/** RTSP connections at once, over every server and per client address (native only). */
+export interface ConnectionLimits {
+  readonly total: number;
+  readonly perAddress: number;
 }
 
 /** node-gtk's own GObject methods, which take and return plain values. */
 interface NativeSessions {
   setProperty(name: string, value: unknown): void;
+  getProperty(name: string): unknown;
   emit(signal: string, ...args: unknown[]): unknown;
 }
 
 /** Handles the sessions of `servers` (plain RTSP and RTSPS share one session pool). */
-export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions'): RtspSessions {
+export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions', limits?: ConnectionLimits): RtspSessions {
   const element = Gst.ElementFactory.make(factory, 'rtsp-sessions') as unknown as NativeSessions | null;
   if (element) {
     element.setProperty('session-timeout', sessionTimeoutS);
+    // Before the servers: no connection is ever counted against another limit.
+    if (limits) {
+      element.setProperty('max-connections', limits.total);
+      element.setProperty('max-connections-per-address', limits.perAddress);
+    }
     for (const server of servers) element.setProperty('add-server', server);
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
+      connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
     };
   }
   log.warn(
     { pluginDir: NATIVE_PLUGIN_DIR },
-    `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late`,
+    `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late, and RTSP connections are not limited`,
   );
   return new ScriptedSessions(servers, sessionTimeoutS);
 }
@@ -67,6 +82,10 @@ class ScriptedSessions implements RtspSessions {
   /** The servers share one session pool. */
   get #pool() {
     return this.#servers[0]?.getSessionPool() ?? null;
+  }
+
+  connections(): undefined {
+    return undefined;
   }
 
   count(binPrefix: string): number {

@@ -34,6 +34,11 @@ export interface HttpLimits {
   readonly maxHeaderBytes: number;
   /** A client must send its whole request head within this. */
   readonly headerTimeoutMs: number;
+  /**
+   * Connections at once on this listener; Node closes more as it accepts them, so a flood of
+   * idle connections cannot use up the process's file descriptors (RTSP accepts need them too).
+   */
+  readonly maxConnections: number;
 }
 
 /** How often Node looks for clients that overran the header timeout. */
@@ -73,6 +78,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     publisherQuota: options.limits.publisherQuota,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
+  app.server.maxConnections = options.limits.maxConnections;
   return app;
 }
 
