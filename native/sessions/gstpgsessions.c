@@ -7,8 +7,10 @@
  * the media is not unprepared when the stream ends, and its pipeline and packet log stay in
  * memory. So this element does what pushgate needs from sessions and connections in C:
  *
- * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
  * - puts the RTSPS certificate on each new connection (see set_tls_certificate);
+ * - sets each new session's timeout (and no "extra-timeout"), from the client's thread, and
+ *   closes a connection that has had no session for that long (a TCP reader dropped for not
+ *   reading, whose session was then reaped, would otherwise keep its connection forever);
  * - counts the sessions playing a media, and
  * - closes the readers of a media,
  *
@@ -329,6 +331,9 @@ on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
   if (!admit_connection (self, client))
     return;
   set_tls_certificate (client);
+  /* gst-rtsp-server's default (-1) leaves a connection open after its last session is gone. */
+  g_object_set (client, "post-session-timeout",
+      (gint) MIN (g_atomic_int_get (&self->session_timeout), G_MAXINT), NULL);
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
 }

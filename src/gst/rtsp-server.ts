@@ -187,7 +187,7 @@ export class RtspServer {
       listener.port = listener.server.getBoundPort();
     }
     this.#cleanupTimer = setInterval(() => {
-      const reaped = this.#sessionPool.cleanup();
+      const reaped = this.#sessions.reap();
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
       this.#watchReleased();

@@ -6,8 +6,21 @@
 // waits. The native pgsessions element (native/sessions) does this work in C, and JavaScript
 // names a media by the prefix of its bin's name. Without the native plugin the same is done
 // here, at the cost of that late release.
+//
+// Worse than late, a wrapped RTSPSessionMedia can outlive its RTSPSession, and gst-rtsp-server
+// 1.22 does not survive that: a session media unlinks its transports from the stream only when
+// it is finalized, and each transport's keep-alive callback holds its session as a plain pointer
+// (rtsp-client.c, do_keepalive). A TCP reader that stopped reading is reaped by the session
+// timeout with its last packets still queued; when it reads again they are sent, the keep-alive
+// touches the freed session, and the heap is corrupted (other readers' connections closed, or a
+// crash). So the fallback reaps sessions itself and stops their medias first, as gst-rtsp-server
+// does when a connection closes. With the native plugin JavaScript holds no session media.
+//
+// Either way a connection whose last session has ended is closed after the session timeout
+// (gst-rtsp-server's "post-session-timeout"; by default it stays open for as long as the client
+// keeps it), so a reader dropped for not reading does not keep its connection forever.
 import type { Logger } from '../core/logger';
-import { Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
+import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
@@ -18,6 +31,8 @@ export interface RtspSessions {
   count(binPrefix: string): number;
   /** Closes the readers of that media, which ends their sessions. */
   close(binPrefix: string): void;
+  /** Removes the sessions whose timeout has passed; how many. Call on Node's thread. */
+  reap(): number;
   /** RTSP connections open now, and refused for a connection limit so far (native only). */
   connections(): { open: number; refused: number } | undefined;
 }
@@ -46,10 +61,12 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
       element.setProperty('max-connections-per-address', limits.perAddress);
     }
     for (const server of servers) element.setProperty('add-server', server);
+    const pool = servers[0]?.getSessionPool() ?? null;
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
       connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
+      reap: () => pool?.cleanup() ?? 0,
     };
   }
   log.warn(
@@ -68,7 +85,9 @@ class ScriptedSessions implements RtspSessions {
   constructor(servers: readonly Server[], sessionTimeoutS: number) {
     this.#servers = servers;
     for (const server of servers) {
+      // Emitted on the server's main context, Node's thread: a property write per connection.
       server.connect('client-connected', (client: Client) => {
+        client.postSessionTimeout = sessionTimeoutS;
         // Runs on the client's thread at SETUP, with the media locked: property writes only.
         client.connect('new-session', (session: Session) => {
           session.setTimeout(sessionTimeoutS);
@@ -109,8 +128,36 @@ class ScriptedSessions implements RtspSessions {
       });
     }
     // Sessions whose control connection is already gone (UDP readers that vanished).
-    this.#pool?.filter((_pool, session) => (sessionUses(session, binPrefix) ? REMOVE : KEEP));
+    this.#pool?.filter((_pool, session) => {
+      if (!sessionUses(session, binPrefix)) return KEEP;
+      stopMedias(session);
+      return REMOVE;
+    });
   }
+
+  /** The pool's cleanup(), but each expired session's medias are stopped before it goes. */
+  reap(): number {
+    const now = GLib.getMonotonicTime();
+    let reaped = 0;
+    this.#pool?.filter((_pool, session) => {
+      if (!session.isExpiredUsec(now)) return KEEP;
+      stopMedias(session);
+      reaped++;
+      return REMOVE;
+    });
+    return reaped;
+  }
+}
+
+/**
+ * Stops a session's medias and releases them from it, which unlinks their transports from the
+ * streams now rather than when the (possibly JavaScript-held) session medias are finalized.
+ */
+function stopMedias(session: Session): void {
+  session.filter((_session, sessionMedia) => {
+    sessionMedia.setState(Gst.State.NULL);
+    return REMOVE;
+  });
 }
 
 function sessionUses(session: Session, binPrefix: string): boolean {
