@@ -8,9 +8,13 @@
  * memory. So this element does what pushgate needs from sessions and connections in C:
  *
  * - puts the RTSPS certificate on each new connection (see set_tls_certificate);
- * - sets each new session's timeout (and no "extra-timeout"), from the client's thread, and
- *   closes a connection that has had no session for that long (a TCP reader dropped for not
- *   reading, whose session was then reaped, would otherwise keep its connection forever);
+ * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
+ * - closes connections that have had no session for that long ("close-idle-connections",
+ *   called by Node once a second): a TCP reader dropped for not reading, whose session was
+ *   then reaped, would otherwise keep its connection forever. (gst-rtsp-server's own
+ *   "post-session-timeout" does this too, but 1.22 can re-arm its timer on a client whose
+ *   connection is already gone, then abort in gst_rtsp_client_finalize: seen after ~125
+ *   publish/read cycles.)
  * - counts the sessions playing a media, and
  * - closes the readers of a media,
  *
@@ -31,6 +35,9 @@
 #include <gst/rtsp-server/rtsp-server.h>
 
 #define DEFAULT_SESSION_TIMEOUT 60
+/* Client data: it has set up a session once; since when it has had none (gint64 µs). */
+#define HAD_SESSION "pg-had-session"
+#define EMPTY_SINCE "pg-empty-since"
 
 #define PG_TYPE_SESSIONS (pg_sessions_get_type ())
 G_DECLARE_FINAL_TYPE (PgSessions, pg_sessions, PG, SESSIONS, GstElement)
@@ -67,6 +74,7 @@ enum
 {
   SIGNAL_COUNT_SESSIONS,
   SIGNAL_CLOSE_SESSIONS,
+  SIGNAL_CLOSE_IDLE_CONNECTIONS,
   N_SIGNALS
 };
 
@@ -236,6 +244,68 @@ on_new_session (GstRTSPClient * client, GstRTSPSession * session,
       g_atomic_int_get (&self->session_timeout));
   /* gst-rtsp-server adds 5 s by default: the configured timeout is the limit. */
   g_object_set (session, "extra-timeout", 0, NULL);
+  g_object_set_data (G_OBJECT (client), HAD_SESSION, GINT_TO_POINTER (1));
+}
+
+typedef struct
+{
+  gint64 now;
+  gint64 idle_us;
+  guint closed;
+} IdleData;
+
+static GstRTSPFilterResult
+count_client_session (GstRTSPClient * client, GstRTSPSession * session,
+    gpointer user_data)
+{
+  (*(guint *) user_data)++;
+  return GST_RTSP_FILTER_KEEP;
+}
+
+/* On Node's thread. Connections that never set up a session are left to gst-rtsp-server's
+ * own timer (about 60 s); EMPTY_SINCE is only touched here. */
+static GstRTSPFilterResult
+close_client_if_idle (GstRTSPServer * server, GstRTSPClient * client,
+    gpointer user_data)
+{
+  IdleData *data = user_data;
+  guint sessions = 0;
+  gint64 *since;
+
+  if (!g_object_get_data (G_OBJECT (client), HAD_SESSION))
+    return GST_RTSP_FILTER_KEEP;
+  gst_rtsp_client_session_filter (client, count_client_session, &sessions);
+  since = g_object_get_data (G_OBJECT (client), EMPTY_SINCE);
+  if (sessions > 0) {
+    if (since)
+      g_object_set_data (G_OBJECT (client), EMPTY_SINCE, NULL);
+    return GST_RTSP_FILTER_KEEP;
+  }
+  if (!since) {
+    since = g_new (gint64, 1);
+    *since = data->now;
+    g_object_set_data_full (G_OBJECT (client), EMPTY_SINCE, since, g_free);
+    return GST_RTSP_FILTER_KEEP;
+  }
+  if (data->now - *since < data->idle_us)
+    return GST_RTSP_FILTER_KEEP;
+  data->closed++;
+  return GST_RTSP_FILTER_REMOVE;
+}
+
+static guint
+close_idle_connections (PgSessions * self)
+{
+  IdleData data = { g_get_monotonic_time (),
+    (gint64) g_atomic_int_get (&self->session_timeout) * G_USEC_PER_SEC, 0
+  };
+
+  for (guint i = 0; i < self->servers->len; i++)
+    gst_rtsp_server_client_filter (g_ptr_array_index (self->servers, i),
+        close_client_if_idle, &data);
+  if (data.closed)
+    GST_DEBUG_OBJECT (self, "closed %u connections without a session", data.closed);
+  return data.closed;
 }
 
 /* GstRTSPAuth puts its TLS certificate on a new connection in its default "connect" check.
@@ -331,9 +401,6 @@ on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
   if (!admit_connection (self, client))
     return;
   set_tls_certificate (client);
-  /* gst-rtsp-server's default (-1) leaves a connection open after its last session is gone. */
-  g_object_set (client, "post-session-timeout",
-      (gint) MIN (g_atomic_int_get (&self->session_timeout), G_MAXINT), NULL);
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
 }
@@ -490,6 +557,10 @@ pg_sessions_class_init (PgSessionsClass * klass)
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_CALLBACK (close_sessions), NULL, NULL, NULL, G_TYPE_UINT, 1,
       G_TYPE_STRING);
+  signals[SIGNAL_CLOSE_IDLE_CONNECTIONS] =
+      g_signal_new_class_handler ("close-idle-connections",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (close_idle_connections), NULL, NULL, NULL, G_TYPE_UINT, 0);
 
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
       "pushgate RTSP sessions", "Generic",

@@ -16,9 +16,10 @@
 // crash). So the fallback reaps sessions itself and stops their medias first, as gst-rtsp-server
 // does when a connection closes. With the native plugin JavaScript holds no session media.
 //
-// Either way a connection whose last session has ended is closed after the session timeout
-// (gst-rtsp-server's "post-session-timeout"; by default it stays open for as long as the client
-// keeps it), so a reader dropped for not reading does not keep its connection forever.
+// With the native plugin a connection whose last session has ended is also closed after the
+// session timeout, so a reader dropped for not reading does not keep its connection forever.
+// (Not with gst-rtsp-server's own "post-session-timeout": 1.22 can re-arm that timer on a client
+// whose connection is gone and then abort the process when the client is finalized.)
 import type { Logger } from '../core/logger';
 import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
 
@@ -31,7 +32,10 @@ export interface RtspSessions {
   count(binPrefix: string): number;
   /** Closes the readers of that media, which ends their sessions. */
   close(binPrefix: string): void;
-  /** Removes the sessions whose timeout has passed; how many. Call on Node's thread. */
+  /**
+   * Removes the sessions whose timeout has passed (how many), and closes connections that have
+   * had no session for as long (native only). Call on Node's thread, once a second.
+   */
   reap(): number;
   /** RTSP connections open now, and refused for a connection limit so far (native only). */
   connections(): { open: number; refused: number } | undefined;
@@ -66,7 +70,11 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
       connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
-      reap: () => pool?.cleanup() ?? 0,
+      reap: () => {
+        const reaped = pool?.cleanup() ?? 0;
+        element.emit('close-idle-connections');
+        return reaped;
+      },
     };
   }
   log.warn(
@@ -85,9 +93,7 @@ class ScriptedSessions implements RtspSessions {
   constructor(servers: readonly Server[], sessionTimeoutS: number) {
     this.#servers = servers;
     for (const server of servers) {
-      // Emitted on the server's main context, Node's thread: a property write per connection.
       server.connect('client-connected', (client: Client) => {
-        client.postSessionTimeout = sessionTimeoutS;
         // Runs on the client's thread at SETUP, with the media locked: property writes only.
         client.connect('new-session', (session: Session) => {
           session.setTimeout(sessionTimeoutS);
