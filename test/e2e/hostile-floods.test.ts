@@ -33,9 +33,7 @@ before(async () => {
     '--max-readers', String(MAX_READERS),
     '--max-header-size', '4096',
   ]);
-  ffmpegPublisher(clip, gateway.pushUrl('main'), 'h264');
-  await waitFor(async () => (await getStream(gateway.http, 'main'))?.state === 'live', 10_000, 'main to go live');
-  witness = await Witness.start(gateway, 'main');
+  witness = await Witness.ofNewStream(gateway, clip, 'main');
 });
 
 after(async () => {

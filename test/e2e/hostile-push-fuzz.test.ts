@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { seededRandom } from '../unit/helpers/random';
-import { CONTENT_TYPES, ffmpegPublisher, getStream, getStreams, request, type HttpResult, type PushFormat } from './helpers/clients';
+import { CONTENT_TYPES, getStreams, request, type HttpResult, type PushFormat } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { stopAll, waitFor } from './helpers/processes';
@@ -44,9 +44,7 @@ before(async () => {
   clips.set('hevc', readFileSync(rawH265));
   clips.set('mpegts', readFileSync(ts));
   gateway = await Gateway.start(['--idle-timeout', String(IDLE_TIMEOUT_MS), '--grace-period', String(GRACE_MS), '--header-timeout', '3000']);
-  ffmpegPublisher(main, gateway.pushUrl('main'), 'h264', { loop: true });
-  await waitFor(async () => (await getStream(gateway.http, 'main'))?.state === 'live', 10_000, 'main to go live');
-  witness = await Witness.start(gateway, 'main');
+  witness = await Witness.ofNewStream(gateway, main, 'main');
 });
 
 after(async () => {

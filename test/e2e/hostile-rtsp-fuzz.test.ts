@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { seededRandom } from '../unit/helpers/random';
-import { ffmpegPublisher, getStream } from './helpers/clients';
+import { getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { stopAll, waitFor } from './helpers/processes';
@@ -29,9 +29,7 @@ before(async () => {
   media = new MediaDir();
   const clip = await media.clip({ file: 'main.mkv', codec: 'h264', seconds: 10, width: 320, height: 240 });
   gateway = await Gateway.start(['--rtsp-threads', '4']);
-  ffmpegPublisher(clip, gateway.pushUrl('main'), 'h264', { loop: true });
-  await waitFor(async () => (await getStream(gateway.http, 'main'))?.state === 'live', 10_000, 'main to go live');
-  witness = await Witness.start(gateway, 'main');
+  witness = await Witness.ofNewStream(gateway, clip, 'main');
 });
 
 after(async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { ffmpegPublisher, getStream, request } from './helpers/clients';
+import { request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
@@ -33,9 +33,7 @@ before(async () => {
     '--max-rtsp-connections-per-address', String(MAX_RTSP_PER_ADDRESS),
     '--rtsp-threads', String(RTSP_THREADS),
   ]);
-  ffmpegPublisher(clip, gateway.pushUrl('main'), 'h264', { loop: true });
-  await waitFor(async () => (await getStream(gateway.http, 'main'))?.state === 'live', 10_000, 'main to go live');
-  witness = await Witness.start(gateway, 'main');
+  witness = await Witness.ofNewStream(gateway, clip, 'main');
 });
 
 after(async () => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { ffmpegPublisher, getStream } from './helpers/clients';
+import { getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
@@ -30,9 +30,7 @@ before(async () => {
   media = new MediaDir();
   const clip = await media.clip({ file: 'cam.mkv', codec: 'h264', seconds: 60, width: 640, height: 360, bitrate: '4M' });
   gateway = await Gateway.start(['--session-timeout', String(SESSION_TIMEOUT_S)]);
-  ffmpegPublisher(clip, gateway.pushUrl('cam'), 'h264');
-  await waitFor(async () => (await getStream(gateway.http, 'cam'))?.state === 'live', 10_000, 'cam to go live');
-  witness = await Witness.start(gateway, 'cam');
+  witness = await Witness.ofNewStream(gateway, clip, 'cam');
 });
 
 after(async () => {

@@ -1,7 +1,9 @@
 // The proof every hostile test ends with: a reader that started before the attack still
 // receives the stream, with no RTP sequence gap, and the gateway process is alive.
 import assert from 'node:assert/strict';
+import { ffmpegPublisher, getStream } from './clients';
 import type { Gateway } from './gateway';
+import { waitFor } from './processes';
 import { RtspClient } from './rtsp-client';
 
 export class Witness {
@@ -11,6 +13,13 @@ export class Witness {
   private constructor(client: RtspClient, name: string) {
     this.client = client;
     this.#name = name;
+  }
+
+  /** Publishes `clip` (H.264, ffmpeg -re, looped) as `name`, waits for it to go live, and watches it. */
+  static async ofNewStream(gateway: Gateway, clip: string, name: string): Promise<Witness> {
+    ffmpegPublisher(clip, gateway.pushUrl(name), 'h264', { loop: true });
+    await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 10_000, `${name} to go live`);
+    return Witness.start(gateway, name);
   }
 
   /** Plays `name` over TCP and waits for its first packets. */
