@@ -77,9 +77,18 @@ interface ListeningLine {
   readonly rtspPort?: unknown;
 }
 
+const LOAD_LIMITS = [
+  '--max-streams', '1000', '--max-publishers-per-address', '1000',
+  '--max-readers-per-stream', '100000', '--max-readers', '100000',
+  '--max-connections', '100000', '--max-rtsp-connections-per-address', '100000',
+];
+
 async function startPushgate(streams: readonly StreamSpec[], main: string): Promise<RunningServer> {
   const server = new BenchProcess('pushgate', process.execPath, [
     main, '--host', HOST, '--http-port', '0', '--rtsp-port', '0', '--log-level', 'info',
+    // Every load comes from one address, and the ladders go past the defaults meant for the
+    // open internet: the limits are lifted, as the C limit has none.
+    ...LOAD_LIMITS,
   ]);
   const publishers: BenchProcess[] = [];
   const stop = (): Promise<void> => stopAll(publishers).then(() => server.stop(5000));
