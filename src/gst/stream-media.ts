@@ -134,7 +134,12 @@ export class StreamMedia implements StreamOutput {
   }
 
   setMounted(mounted: boolean): void {
-    if (!this.#closed) this.#mount(mounted);
+    if (this.#closed) return;
+    this.#mount(mounted);
+    // The publisher is gone and nobody can join while the stream is unmounted: with no reader
+    // left, fast start's hold would only keep an idle pipeline and its packet log alive through
+    // the grace period. A returning publisher's next reader gets a new media.
+    if (!mounted && this.readerCount === 0) this.#forgetMedia();
   }
 
   close(reason: string): void {

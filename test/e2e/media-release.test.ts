@@ -57,3 +57,33 @@ for (const leave of ['teardown', 'close', 'stay'] as const satisfies readonly Le
     }
   });
 }
+
+void test('with no reader left when its publisher goes, the media is unprepared at once; a publisher back within the grace period gets a new one', async () => {
+  const graceful = await Gateway.start(['--grace-period', '8000', '--log-level', 'debug']);
+  try {
+    const name = 'comeback';
+    const first = curlPushProc(clip, graceful.pushUrl(name), CONTENT_TYPES.h264);
+    await waitFor(async () => (await getStream(graceful.http, name))?.state === 'live', 10_000, `${name} to go live`);
+    const reader = await RtspClient.connect('127.0.0.1', graceful.rtspPort);
+    await reader.playAll(name);
+    await reader.waitForPackets(() => reader.packetCount >= 10, 5000, '10 RTP packets');
+    await reader.teardown(name);
+    reader.close();
+    await first.exited;
+    await graceful.waitForLog(said(name, 'RTSP media unprepared'), 4000, `${name}'s media to be unprepared while the stream waits for its publisher`);
+    assert.equal((await getStream(graceful.http, name))?.state, 'grace');
+
+    const again = curlPushProc(clip, graceful.pushUrl(name), CONTENT_TYPES.h264);
+    await waitFor(async () => (await getStream(graceful.http, name))?.state === 'live', 10_000, `${name} to be live again`);
+    const next = await RtspClient.connect('127.0.0.1', graceful.rtspPort);
+    try {
+      await next.playAll(name);
+      await next.waitForPackets(() => next.packetCount >= 10, 5000, 'RTP packets from the returning publisher');
+    } finally {
+      next.close();
+      again.kill('SIGKILL');
+    }
+  } finally {
+    await graceful.stop();
+  }
+});
