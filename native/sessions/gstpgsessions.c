@@ -7,7 +7,8 @@
  * the media is not unprepared when the stream ends, and its pipeline and packet log stay in
  * memory. So this element does what pushgate needs from sessions and connections in C:
  *
- * - puts the RTSPS certificate on each new connection (see set_tls_certificate);
+ * - puts the RTSPS certificate on each new connection (see set_tls_certificate), and refuses
+ *   RTSPS readers media over anything but the TLS connection itself (on_tls_pre_setup);
  * - sets each new session's timeout (and no "extra-timeout"), from the client's thread;
  * - closes connections that have had no session for that long ("close-idle-connections",
  *   called by Node once a second): a TCP reader dropped for not reading, whose session was
@@ -311,7 +312,7 @@ close_idle_connections (PgSessions * self)
 /* GstRTSPAuth puts its TLS certificate on a new connection in its default "connect" check.
  * pushgate's users are checked by an RTSPAuth whose check JavaScript overrides, so that never
  * runs: the certificate is put on the connection here, before its first read. */
-static void
+static gboolean
 set_tls_certificate (GstRTSPClient * client)
 {
   GstRTSPAuth *auth = gst_rtsp_client_get_auth (client);
@@ -327,8 +328,40 @@ set_tls_certificate (GstRTSPClient * client)
       GST_WARNING ("no TLS on an RTSPS connection: %s", error ? error->message : "?");
     g_clear_error (&error);
   }
+  gboolean secure = certificate != NULL;
   g_clear_object (&certificate);
   g_clear_object (&auth);
+  return secure;
+}
+
+/* On the client's thread, at an RTSPS reader's SETUP (the media locked: C only). Media over
+ * UDP would leave the TLS connection unencrypted, and gst-rtsp-server takes the first
+ * transport it supports from the client's list: so every alternative must be interleaved TCP. */
+static GstRTSPStatusCode
+on_tls_pre_setup (GstRTSPClient * client, GstRTSPContext * ctx, gpointer unused)
+{
+  gchar *header = NULL;
+  gboolean tcp_only = TRUE;
+
+  /* The alternatives may come as one header, comma-separated, or as several headers. */
+  for (gint i = 0; tcp_only && gst_rtsp_message_get_header (ctx->request,
+          GST_RTSP_HDR_TRANSPORT, &header, i) == GST_RTSP_OK; i++) {
+    gchar **alternatives = g_strsplit (header, ",", -1);
+    for (gchar ** a = alternatives; *a; a++) {
+      gchar *spec = g_ascii_strup (g_strstrip (*a), -1);
+      if (!g_str_has_prefix (spec, "RTP/AVP/TCP")
+          && !g_str_has_prefix (spec, "RTP/AVPF/TCP")
+          && !g_str_has_prefix (spec, "RTP/SAVP/TCP")
+          && !g_str_has_prefix (spec, "RTP/SAVPF/TCP"))
+        tcp_only = FALSE;
+      g_free (spec);
+    }
+    g_strfreev (alternatives);
+  }
+  if (tcp_only)
+    return GST_RTSP_STS_OK;     /* a missing header is answered by gst-rtsp-server itself */
+  GST_DEBUG ("refusing a non-TCP transport on RTSPS: %s", header);
+  return GST_RTSP_STS_UNSUPPORTED_TRANSPORT;
 }
 
 /* On the client's thread, once its connection is gone. */
@@ -400,7 +433,8 @@ on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
 {
   if (!admit_connection (self, client))
     return;
-  set_tls_certificate (client);
+  if (set_tls_certificate (client))
+    g_signal_connect (client, "pre-setup-request", G_CALLBACK (on_tls_pre_setup), NULL);
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
 }

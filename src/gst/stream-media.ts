@@ -15,7 +15,7 @@ import { epochNs } from '../core/clock';
 import { BusRelay } from './bus-relay';
 import { addAndLink, bufferFrom, capsFromString, makeElement, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
-import { Gst, GstApp, GstRtspServer, registerClass } from './runtime';
+import { Gst, GstApp, GstRtsp, GstRtspServer, registerClass } from './runtime';
 
 type AppSrc = InstanceType<typeof GstApp.AppSrc>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
@@ -94,6 +94,9 @@ export class StreamMedia implements StreamOutput {
     this.#factory = new PushgateMediaFactory();
     this.#factory.setShared(true);
     this.#factory.setEosShutdown(false);
+    // Unicast only: pushgate configures no multicast addresses, and a multicast SETUP would have
+    // gst-rtsp-server run an auth check with the media locked (JavaScript, with users set up).
+    this.#factory.setProtocols(GstRtsp.RTSPLowerTrans.UDP | GstRtsp.RTSPLowerTrans.TCP);
     this.#factory.buildBin = () => this.#buildBin();
     this.#factory.streamName = name;
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));

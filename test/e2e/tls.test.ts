@@ -10,7 +10,7 @@ import { FfmpegReader, GstReader, curlResult, ffmpegPublisher, json, request, ty
 import { Gateway, MAIN, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { Proc, run, stopAll, waitFor } from './helpers/processes';
-import { RtspClient, accessUnits } from './helpers/rtsp-client';
+import { RtspClient, accessUnits, controlUrl, parseSdp } from './helpers/rtsp-client';
 import { makeTestPki, type TestPki } from './helpers/tls';
 import { hashSha256 } from '../../src/auth/secrets';
 
@@ -199,6 +199,28 @@ void describe('with TLS and the plain ports on', () => {
     const health = await curlHttps(`${gateway.https}/healthz`);
     assert.equal(health.status, 200);
     await reader.proc.stop();
+  });
+
+  void test('RTSPS readers get media only inside the TLS connection: UDP and multicast SETUPs get 461, TCP plays; plain RTSP may use UDP', async () => {
+    ffmpegHttpsPublisher(`${gateway.https}/push/tcp-only`, pki.caCert);
+    await waitFor(async () => (await streamOver(gateway, 'tcp-only'))?.state === 'live', 15_000, 'tcp-only to go live');
+    const setupWith = async (client: RtspClient, transport: string): Promise<number> => {
+      const describe = await client.describe('tcp-only');
+      assert.equal(describe.status, 200);
+      const [video] = parseSdp(describe.body);
+      const url = controlUrl(describe.headers['content-base'] ?? client.url('tcp-only'), video?.control);
+      return (await client.request('SETUP', url, { Transport: transport })).status;
+    };
+    const secure = await RtspClient.connectTls('127.0.0.1', gateway.rtspsPort, readFileSync(pki.caCert));
+    clients.push(secure);
+    assert.equal(await setupWith(secure, 'RTP/AVP;unicast;client_port=40000-40001'), 461);
+    assert.equal(await setupWith(secure, 'RTP/AVP/TCP;unicast;interleaved=0-1,RTP/AVP;unicast;client_port=40002-40003'), 461);
+    assert.equal(await setupWith(secure, 'RTP/AVP;multicast'), 461);
+    assert.equal(await setupWith(secure, 'RTP/AVP/TCP;unicast;interleaved=0-1'), 200);
+    const plain = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+    clients.push(plain);
+    assert.equal(await setupWith(plain, 'RTP/AVP;multicast'), 461);
+    assert.equal(await setupWith(plain, 'RTP/AVP;unicast;client_port=40004-40005'), 200);
   });
 
   void test('on SIGTERM an HTTPS push is answered 503 and pushgate exits 0', async () => {
