@@ -93,9 +93,9 @@ export class Gateway {
       logger.warn({ cert: tls.certPath, validTo: tls.validTo.toISOString() }, tls.validTo.getTime() < Date.now() ? 'the TLS certificate has expired: clients will refuse it' : 'the TLS certificate expires soon');
     }
     const gateway = new Gateway(config, access, logger, tls);
-    gateway.#engine.start();
     const listening: FastifyInstance[] = [];
     try {
+      gateway.#engine.start();
       for (const listener of [gateway.#http, gateway.#https]) {
         if (!listener) continue;
         await listener.app.listen({ host: config.host, port: listener.port });
@@ -104,6 +104,7 @@ export class Gateway {
     } catch (err) {
       await Promise.all(listening.map((app) => app.close()));
       gateway.#engine.close();
+      gateway.#authorizer.close();
       throw err;
     }
     const { httpPort, httpsPort, rtspPort, rtspsPort } = gateway;

@@ -16,6 +16,22 @@ export function makeElement(factory: string, name: string, properties: Record<st
   return element;
 }
 
+/**
+ * node-gtk's own GObject methods (its override), which take and return plain values; the
+ * generated typings only describe the GValue-based ones. pushgate's native elements (native/)
+ * are driven through these: properties to configure and read them, action signals to ask them.
+ */
+export interface NativeElement {
+  setProperty(name: string, value: unknown): void;
+  getProperty(name: string): unknown;
+  emit(signal: string, ...args: unknown[]): unknown;
+}
+
+/** One of pushgate's native elements, or undefined when its plugin is not built: callers say what is lost. */
+export function makeNativeElement(factory: string, name: string): NativeElement | undefined {
+  return (Gst.ElementFactory.make(factory, name) as unknown as NativeElement | null) ?? undefined;
+}
+
 /** Adds the elements to `bin` and links them in order. */
 export function addAndLink(bin: InstanceType<typeof Gst.Bin>, elements: readonly GstElement[]): void {
   for (const element of elements) {

@@ -4,19 +4,11 @@
 // JavaScript must not run. This class loads the plugin, hands it the RTSP server, tells it
 // when a media is done with, and reads its counters from Node's thread.
 import type { Logger } from '../core/logger';
-import { Gst, NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
+import { makeNativeElement, type NativeElement } from './elements';
+import { NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
-
-/**
- * node-gtk's own property accessors (its GObject override), which take plain values; the
- * generated typings only describe the GValue-based GObject methods.
- */
-interface Properties {
-  setProperty(name: string, value: unknown): void;
-  getProperty(name: string): unknown;
-}
 
 export interface FastStartCounters {
   /** PLAYs primed from the log. */
@@ -33,10 +25,10 @@ export interface FastStartCounters {
 }
 
 export class FastStart {
-  readonly #element: Properties;
+  readonly #element: NativeElement;
   #closed = false;
 
-  private constructor(element: Properties) {
+  private constructor(element: NativeElement) {
     this.#element = element;
   }
 
@@ -45,7 +37,7 @@ export class FastStart {
    * the plugin is missing, so pushgate runs without fast start rather than not at all.
    */
   static attach(server: Server, log: Logger, factory = 'pgfaststart'): FastStart | undefined {
-    const element = Gst.ElementFactory.make(factory, 'fast-start');
+    const element = makeNativeElement(factory, 'fast-start');
     if (!element) {
       log.warn(
         { pluginDir: NATIVE_PLUGIN_DIR },
@@ -53,9 +45,8 @@ export class FastStart {
       );
       return undefined;
     }
-    const plugin = element as unknown as Properties;
-    plugin.setProperty('server', server);
-    return new FastStart(plugin);
+    element.setProperty('server', server);
+    return new FastStart(element);
   }
 
   /**

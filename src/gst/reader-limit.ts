@@ -3,15 +3,10 @@
 // would make that thread wait for Node, which may itself wait for that lock), so it is the
 // native pgreaderlimit element (native/readerlimit). This class loads it and reads its counters.
 import type { Logger } from '../core/logger';
-import { Gst, NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
+import { makeNativeElement, type NativeElement } from './elements';
+import { NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
-
-/** node-gtk's own property accessors (plain values), as in fast-start.ts. */
-interface Properties {
-  setProperty(name: string, value: unknown): void;
-  getProperty(name: string): unknown;
-}
 
 export interface ReaderLimits {
   readonly perStream: number;
@@ -19,28 +14,27 @@ export interface ReaderLimits {
 }
 
 export class ReaderLimit {
-  readonly #element: Properties;
+  readonly #element: NativeElement;
   #closed = false;
 
-  private constructor(element: Properties) {
+  private constructor(element: NativeElement) {
     this.#element = element;
   }
 
-  /** Undefined (with a warning) when the native plugin is missing: readers are then capped only in total, by the session pool. */
+  /** Undefined (with a warning) when the native plugin is missing: readers are then not limited at all. */
   static attach(servers: readonly Server[], limits: ReaderLimits, log: Logger): ReaderLimit | undefined {
-    const element = Gst.ElementFactory.make('pgreaderlimit', 'reader-limit');
+    const element = makeNativeElement('pgreaderlimit', 'reader-limit');
     if (!element) {
       log.warn(
         { pluginDir: NATIVE_PLUGIN_DIR },
-        'native plugin pgreaderlimit not found (build it with scripts/build-native.sh): readers are not limited per stream, only in total',
+        'native plugin pgreaderlimit not found (build it with scripts/build-native.sh): RTSP readers are not limited',
       );
       return undefined;
     }
-    const plugin = element as unknown as Properties;
-    plugin.setProperty('max-per-stream', limits.perStream);
-    plugin.setProperty('max-total', limits.total);
-    for (const server of servers) plugin.setProperty('server', server);
-    return new ReaderLimit(plugin);
+    element.setProperty('max-per-stream', limits.perStream);
+    element.setProperty('max-total', limits.total);
+    for (const server of servers) element.setProperty('server', server);
+    return new ReaderLimit(element);
   }
 
   /** Readers (session medias) now, over all streams. */

@@ -197,7 +197,8 @@ export class RtspServer {
   }
 
   mount(path: string, factory: MediaFactory): void {
-    // Only servers with an auth (RTSPS) check factory permissions; readers are anonymous today.
+    // Only the open auth (RTSPS without users) looks at factory permissions; pushgate's users
+    // auth decides by itself, and a server without auth checks nothing.
     allowAnonymous(factory);
     this.#mounts.addFactory(path, factory);
   }

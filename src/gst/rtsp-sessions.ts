@@ -21,6 +21,7 @@
 // (Not with gst-rtsp-server's own "post-session-timeout": 1.22 can re-arm that timer on a client
 // whose connection is gone and then abort the process when the client is finalized.)
 import type { Logger } from '../core/logger';
+import { makeNativeElement } from './elements';
 import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
@@ -47,16 +48,9 @@ export interface ConnectionLimits {
   readonly perAddress: number;
 }
 
-/** node-gtk's own GObject methods, which take and return plain values. */
-interface NativeSessions {
-  setProperty(name: string, value: unknown): void;
-  getProperty(name: string): unknown;
-  emit(signal: string, ...args: unknown[]): unknown;
-}
-
 /** Handles the sessions of `servers` (plain RTSP and RTSPS share one session pool). */
 export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions', limits?: ConnectionLimits): RtspSessions {
-  const element = Gst.ElementFactory.make(factory, 'rtsp-sessions') as unknown as NativeSessions | null;
+  const element = makeNativeElement(factory, 'rtsp-sessions');
   if (element) {
     element.setProperty('session-timeout', sessionTimeoutS);
     // Before the servers: no connection is ever counted against another limit.

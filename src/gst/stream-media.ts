@@ -5,8 +5,8 @@
 // reader shares it. With fast start, the native plugin holds it prepared from the first PLAY
 // until this stream releases it (publisher gone for good, or gone with no reader left), so it
 // keeps running, and its packet log stays warm, while nobody reads; without it, it stops after
-// the last reader leaves and the next reader gets a new one. Its pipeline runs on the gateway clock (base time pinned),
-// so unit timestamps are running times as they are.
+// the last reader leaves and the next reader gets a new one. Its pipeline runs on the gateway
+// clock (base time pinned), so unit timestamps are running times as they are.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { StreamOutput } from '../core/media-engine';
