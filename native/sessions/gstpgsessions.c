@@ -29,6 +29,11 @@
  * is shut down as it is accepted, before gst-rtsp-server reads from it, so a flood of idle
  * connections cannot use up the process's file descriptors (and with them HTTP and every other
  * accept). "refused-connections" counts the refusals for Node to log.
+ *
+ * Last, it tells Node whether a media has been unprepared ("watch-media", then
+ * "media-unprepared"), because gst_rtsp_media_get_status() blocks while a media is preparing,
+ * up to 20 s: called from Node's thread it froze the whole gateway (and the publisher whose
+ * next frame would end the preparing) whenever a reader's DESCRIBE waited for a silent publisher.
  */
 #define PACKAGE "pushgate"
 #define VERSION "1.0"
@@ -58,6 +63,8 @@ struct _PgSessions
 
 /* Key under which a counted client keeps the address it was counted for. */
 #define COUNTED_ADDRESS "pg-counted-address"
+/* Set on a watched media once it has been unprepared. */
+#define UNPREPARED_FLAG "pg-unprepared"
 #define DEFAULT_MAX_CONNECTIONS G_MAXUINT
 
 enum
@@ -76,6 +83,8 @@ enum
   SIGNAL_COUNT_SESSIONS,
   SIGNAL_CLOSE_SESSIONS,
   SIGNAL_CLOSE_IDLE_CONNECTIONS,
+  SIGNAL_WATCH_MEDIA,
+  SIGNAL_MEDIA_UNPREPARED,
   N_SIGNALS
 };
 
@@ -195,6 +204,30 @@ session_pools (PgSessions * self)
       g_object_unref (pool);
   }
   return pools;
+}
+
+/* Runs on whatever thread unprepares the media, with its state lock held: a flag, no more. */
+static void
+on_media_unprepared (GstRTSPMedia * media, gpointer unused)
+{
+  g_object_set_data (G_OBJECT (media), UNPREPARED_FLAG, GINT_TO_POINTER (1));
+}
+
+/* Call when the media is made (media-configure), before anything can unprepare it. */
+static void
+watch_media (PgSessions * self, GstRTSPMedia * media)
+{
+  if (GST_IS_RTSP_MEDIA (media))
+    g_signal_connect (media, "unprepared", G_CALLBACK (on_media_unprepared),
+        NULL);
+}
+
+/* Never waits, unlike gst_rtsp_media_get_status(). */
+static gboolean
+media_unprepared (PgSessions * self, GstRTSPMedia * media)
+{
+  return G_IS_OBJECT (media)
+      && g_object_get_data (G_OBJECT (media), UNPREPARED_FLAG) != NULL;
 }
 
 static guint
@@ -595,6 +628,15 @@ pg_sessions_class_init (PgSessionsClass * klass)
       g_signal_new_class_handler ("close-idle-connections",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_CALLBACK (close_idle_connections), NULL, NULL, NULL, G_TYPE_UINT, 0);
+  signals[SIGNAL_WATCH_MEDIA] = g_signal_new_class_handler ("watch-media",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (watch_media), NULL, NULL, NULL, G_TYPE_NONE, 1,
+      GST_TYPE_RTSP_MEDIA);
+  signals[SIGNAL_MEDIA_UNPREPARED] =
+      g_signal_new_class_handler ("media-unprepared",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (media_unprepared), NULL, NULL, NULL, G_TYPE_BOOLEAN, 1,
+      GST_TYPE_RTSP_MEDIA);
 
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
       "pushgate RTSP sessions", "Generic",

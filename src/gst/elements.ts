@@ -1,7 +1,7 @@
 // Checked element creation and linking: a missing plugin or an impossible link becomes a clear
 // MEDIA_ENGINE error naming the element, never a crash or a silent half-built pipeline.
 import { PushgateError } from '../core/errors';
-import { Gst } from './runtime';
+import { GLib, Gst } from './runtime';
 
 export type GstElement = InstanceType<typeof Gst.Element>;
 
@@ -56,4 +56,10 @@ export function capsFromString(caps: string): InstanceType<typeof Gst.Caps> {
 export function bufferFrom(data: Uint8Array): InstanceType<typeof Gst.Buffer> {
   // The generated signature says number[]; node-gtk takes typed arrays for guint8 arrays.
   return Gst.Buffer.newWrapped(data as unknown as number[]);
+}
+
+/** Posts a stream error from `element` on its pipeline's bus, as if the element had failed. */
+export function postStreamError(element: GstElement, message: string): void {
+  const error = GLib.Error.newLiteral(Gst.streamErrorQuark(), Gst.StreamError.FAILED, message);
+  element.postMessage(Gst.Message.newError(element, error, message));
 }

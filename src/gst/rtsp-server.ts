@@ -150,13 +150,19 @@ export class RtspServer {
     this.#watchReleased();
   }
 
+  /** Call from media-configure, so that a release can be followed to the end (releaseMedia). */
+  watchMedia(media: Media): void {
+    this.#sessions.watchMedia(media);
+  }
+
   #watchReleased(): void {
     const now = performance.now();
     for (const [media, watch] of this.#released) {
       const afterMs = Math.round(now - watch.since);
-      if (media.getStatus() === GstRtspServer.RTSPMediaStatus.UNPREPARED) {
+      const unprepared = this.#sessions.isUnprepared(media);
+      if (unprepared !== false) {
         this.#released.delete(media);
-        watch.log.debug({ afterMs }, 'RTSP media unprepared');
+        if (unprepared) watch.log.debug({ afterMs }, 'RTSP media unprepared');
       } else if (!watch.warned && afterMs >= RELEASE_WARN_MS) {
         watch.warned = true;
         watch.log.warn({ afterMs }, 'RTSP media still prepared long after its stream was released: something holds it');

@@ -27,6 +27,7 @@ import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
 type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
+type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
 
 export interface RtspSessions {
   /** Sessions set up on a media whose bin name starts with `binPrefix`. */
@@ -38,6 +39,15 @@ export interface RtspSessions {
    * had no session for as long (native only). Call on Node's thread, once a second.
    */
   reap(): number;
+  /** Call from media-configure: from then on isUnprepared() can tell. */
+  watchMedia(media: Media): void;
+  /**
+   * Whether a watched media has been unprepared; undefined if that cannot be known (no native
+   * plugin). Never waits: gst_rtsp_media_get_status() blocks while a media prepares, up to
+   * 20 s, and on Node's thread that would stop the gateway, including the publisher whose data
+   * the preparing media waits for.
+   */
+  isUnprepared(media: Media): boolean | undefined;
   /** RTSP connections open now, and refused for a connection limit so far (native only). */
   connections(): { open: number; refused: number } | undefined;
 }
@@ -63,6 +73,8 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
+      watchMedia: (media) => void element.emit('watch-media', media),
+      isUnprepared: (media) => Boolean(element.emit('media-unprepared', media)),
       connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
       reap: () => {
         const reaped = pool?.cleanup() ?? 0;
@@ -104,6 +116,12 @@ class ScriptedSessions implements RtspSessions {
   }
 
   connections(): undefined {
+    return undefined;
+  }
+
+  watchMedia(): void {}
+
+  isUnprepared(): undefined {
     return undefined;
   }
 

@@ -13,7 +13,7 @@ import type { StreamOutput } from '../core/media-engine';
 import type { AudioTrack, StreamTracks, TimedUnit, VideoTrack } from '../core/media';
 import { epochNs } from '../core/clock';
 import { BusRelay } from './bus-relay';
-import { addAndLink, bufferFrom, capsFromString, makeElement, type GstElement } from './elements';
+import { addAndLink, bufferFrom, capsFromString, makeElement, postStreamError, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
 import { Gst, GstApp, GstRtsp, GstRtspServer, registerClass } from './runtime';
 
@@ -150,8 +150,14 @@ export class StreamMedia implements StreamOutput {
     this.#log.info({ reason, readers: this.readerCount }, 'ending stream for its readers');
     this.#mount(false);
     this.#closed = true;
-    this.#feed?.video.endOfStream();
-    this.#feed?.audio?.endOfStream();
+    if (this.#feed && !this.#feed.flowing) {
+      // A media still waiting for its first frame would keep its reader's DESCRIBE waiting
+      // (gst-rtsp-server gives up after 20 s): fail it, and the reader is answered at once.
+      postStreamError(this.#feed.video, `the stream ended before its first frame: ${reason}`);
+    } else {
+      this.#feed?.video.endOfStream();
+      this.#feed?.audio?.endOfStream();
+    }
     setTimeout(() => this.release(), EOS_LINGER_MS).unref();
   }
 
@@ -204,6 +210,7 @@ export class StreamMedia implements StreamOutput {
 
   /** The pipeline runs on the gateway clock: unit timestamps are its running times. */
   #configure(media: Media): void {
+    this.#server.watchMedia(media);
     const pipeline = media.getElement()?.getParent();
     if (!(pipeline instanceof Gst.Pipeline)) return;
     pipeline.useClock(Gst.SystemClock.obtain());
