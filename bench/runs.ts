@@ -38,7 +38,10 @@ export interface ChurnRun {
 }
 
 function streamsOf(scenario: { readonly clip: ReadersScenario['clip']; readonly publisher?: ReadersScenario['publisher'] }, count: number): StreamSpec[] {
-  const probe = scenario.publisher === 'probe' ? { rawClip: rawClipFile(scenario.clip), fps: CLIPS[scenario.clip].fps } : undefined;
+  const probe =
+    scenario.publisher === undefined || scenario.publisher === 'ffmpeg'
+      ? undefined
+      : { rawClip: rawClipFile(scenario.clip), fps: CLIPS[scenario.clip].fps, audAfter: scenario.publisher === 'probe-aud-after' };
   return Array.from({ length: count }, (_, i) => ({ name: `cam${i}`, clip: clipFile(scenario.clip), probe }));
 }
 

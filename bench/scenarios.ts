@@ -15,8 +15,11 @@ export interface ReadersScenario {
   readonly transport: Transport;
   /** Load-client processes the readers are spread over. */
   readonly workers: number;
-  /** ffmpeg -re replays the clip; the probe marks each access unit with its send time (latency). */
-  readonly publisher: 'ffmpeg' | 'probe';
+  /**
+   * ffmpeg -re replays the clip; the probe marks each access unit with its send time (latency),
+   * and 'probe-aud-after' also ends each unit with the next one's access unit delimiter.
+   */
+  readonly publisher: 'ffmpeg' | 'probe' | 'probe-aud-after';
   /** Readers join one by one this far apart (first-picture scenarios); 0: all at once. */
   readonly staggerMs: number;
   /** One reader plays this long before the measured ones join (a stream already being watched). */
@@ -118,6 +121,11 @@ export const SCENARIOS: readonly Scenario[] = [
     ...fanout('latency-5-tcp', '4.5M', 5, 'tcp'),
     description: '1 probe publisher (4.5Mbit/s, send time in an SEI per frame), 5 TCP readers: push-to-reader latency',
     publisher: 'probe',
+  },
+  {
+    ...fanout('latency-aud-5-tcp', '4.5M', 5, 'tcp'),
+    description: 'as latency-5-tcp, but the probe follows each access unit with the next one\'s delimiter (AUD), so its end is known when it is sent',
+    publisher: 'probe-aud-after',
   },
   {
     ...fanout('first-picture-gop2s', '4.5M-gop2s', 20, 'tcp'),

@@ -21,7 +21,7 @@ export interface StreamSpec {
   /** A clip ffmpeg can -stream_loop (.mkv). */
   readonly clip: string;
   /** Publish with the latency probe instead of ffmpeg: the same clip as raw H.264. */
-  readonly probe: { readonly rawClip: string; readonly fps: number } | undefined;
+  readonly probe: { readonly rawClip: string; readonly fps: number; readonly audAfter: boolean } | undefined;
 }
 
 const PROBE_SCRIPT = path.join(__dirname, 'latency', 'probe-publisher.js');
@@ -49,7 +49,9 @@ function aliveCheck(server: BenchProcess): () => void {
 function probePublisher(stream: StreamSpec, target: { url: string } | { fifo: string }): BenchProcess {
   const probe = stream.probe!;
   const output = 'url' in target ? ['--url', target.url] : ['--fifo', target.fifo];
-  return new BenchProcess(`probe publisher ${stream.name}`, process.execPath, [PROBE_SCRIPT, '--clip', probe.rawClip, '--fps', String(probe.fps), ...output]);
+  return new BenchProcess(`probe publisher ${stream.name}`, process.execPath, [
+    PROBE_SCRIPT, '--clip', probe.rawClip, '--fps', String(probe.fps), ...(probe.audAfter ? ['--aud-after'] : []), ...output,
+  ]);
 }
 
 /** ffmpeg replaying a clip in real time, forever, as raw H.264 to `output`. */

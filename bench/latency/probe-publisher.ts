@@ -1,8 +1,11 @@
 // The latency probe's publisher: replays a raw H.264 clip access unit by access unit at its
 // frame rate, forever, with a probe SEI (the send time) before the first slice of each unit.
 // It writes to pushgate as a chunked HTTP POST, or to the C limit through a FIFO.
+// With --aud-after, each unit is followed at once by the next one's access unit delimiter: the
+// stream's bytes are the same as with an AUD opening every unit, but a receiver learns that a
+// unit is complete when it is sent rather than when the next one starts.
 //
-//   node probe-publisher.js --clip file.h264 --fps 30 (--url http://host:port/push/name | --fifo path)
+//   node probe-publisher.js --clip file.h264 --fps 30 [--aud-after] (--url http://host:port/push/name | --fifo path)
 import { createWriteStream, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Writable } from 'node:stream';
@@ -11,6 +14,8 @@ import { AnnexBFramer } from '../../src/ingest/annexb-framer';
 import { probeSei, wallClockMs } from './sei';
 
 const START_CODE = Buffer.from([0, 0, 0, 1]);
+/** An H.264 access unit delimiter (type 9, primary_pic_type 7: any slice type). */
+const AUD = Buffer.from([0, 0, 0, 1, 0x09, 0xf0]);
 
 /** The clip's access units, each with the probe SEI's insertion point (its first slice). */
 function loadUnits(file: string): { data: Buffer; firstSlice: number }[] {
@@ -43,7 +48,7 @@ function openOutput(url: string | undefined, fifo: string | undefined): Writable
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { clip: { type: 'string' }, fps: { type: 'string', default: '30' }, url: { type: 'string' }, fifo: { type: 'string' } } });
+  const { values } = parseArgs({ options: { clip: { type: 'string' }, fps: { type: 'string', default: '30' }, url: { type: 'string' }, fifo: { type: 'string' }, 'aud-after': { type: 'boolean', default: false } } });
   if (!values.clip) throw new Error('--clip is required');
   const units = loadUnits(values.clip);
   if (units.length === 0) throw new Error(`no access units in ${values.clip}`);
@@ -58,7 +63,9 @@ function main(): void {
   const sendNext = (): void => {
     const unit = units[index % units.length]!;
     const sentAt = wallClockMs();
-    output.write(Buffer.concat([unit.data.subarray(0, unit.firstSlice), START_CODE, probeSei(sentAt), unit.data.subarray(unit.firstSlice)]));
+    const parts = [unit.data.subarray(0, unit.firstSlice), START_CODE, probeSei(sentAt), unit.data.subarray(unit.firstSlice)];
+    if (values['aud-after']) parts.push(AUD);
+    output.write(Buffer.concat(index === 0 && values['aud-after'] ? [AUD, ...parts] : parts));
     index++;
     // Due times from the start, so timer lateness does not accumulate.
     setTimeout(sendNext, Math.max(0, startedAt + index * periodMs - performance.now()));
