@@ -38,6 +38,7 @@
 #define PACKAGE "pushgate"
 #define VERSION "1.0"
 #include <gst/gst.h>
+#include <malloc.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
 #define DEFAULT_SESSION_TIMEOUT 60
@@ -85,6 +86,7 @@ enum
   SIGNAL_CLOSE_IDLE_CONNECTIONS,
   SIGNAL_WATCH_MEDIA,
   SIGNAL_MEDIA_UNPREPARED,
+  SIGNAL_TRIM_MEMORY,
   N_SIGNALS
 };
 
@@ -228,6 +230,18 @@ media_unprepared (PgSessions * self, GstRTSPMedia * media)
 {
   return G_IS_OBJECT (media)
       && g_object_get_data (G_OBJECT (media), UNPREPARED_FLAG) != NULL;
+}
+
+/*
+ * Hands memory freed by a stopped pipeline back to the system. A media's pipeline is built and
+ * freed on several threads, so its memory is spread over glibc's per-thread arenas, and free()
+ * returns only what sits at the top of the main one: without this, RSS stays at the peak of
+ * every pipeline that ever ran at once. Returns whether memory was released.
+ */
+static gboolean
+trim_memory (PgSessions * self)
+{
+  return malloc_trim (0) != 0;
 }
 
 static guint
@@ -632,6 +646,9 @@ pg_sessions_class_init (PgSessionsClass * klass)
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
       G_CALLBACK (watch_media), NULL, NULL, NULL, G_TYPE_NONE, 1,
       GST_TYPE_RTSP_MEDIA);
+  signals[SIGNAL_TRIM_MEMORY] = g_signal_new_class_handler ("trim-memory",
+      G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,
+      G_CALLBACK (trim_memory), NULL, NULL, NULL, G_TYPE_BOOLEAN, 0);
   signals[SIGNAL_MEDIA_UNPREPARED] =
       g_signal_new_class_handler ("media-unprepared",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,

@@ -55,6 +55,8 @@ export interface RtspServerOptions {
 
 const { REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
+/** After RTSP connections closed, memory is trimmed at most this often. */
+const TRIM_AFTER_CLOSES_MS = 5000;
 /** A released media still prepared after this is held by something it should not be: say so. */
 const RELEASE_WARN_MS = 10_000;
 
@@ -84,6 +86,9 @@ export class RtspServer {
   readonly #readerLimit: ReaderLimit | undefined;
   #refusedSeen = 0;
   #refusedConnectionsSeen = 0;
+  /** The most RTSP connections open at once since memory was last trimmed, and when that was. */
+  #connectionsPeak = 0;
+  #trimmedAt = 0;
   #fastStartSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -147,7 +152,7 @@ export class RtspServer {
   releaseMedia(media: Media, log: Logger): void {
     this.#fastStart?.releaseMedia(media);
     if (!this.#released.has(media)) this.#released.set(media, { log, since: performance.now(), warned: false });
-    this.#watchReleased();
+    this.#trimMemory(this.#watchReleased());
   }
 
   /** Call from media-configure, so that a release can be followed to the end (releaseMedia). */
@@ -155,19 +160,42 @@ export class RtspServer {
     this.#sessions.watchMedia(media);
   }
 
-  #watchReleased(): void {
+  /** Released medias seen unprepared by this call. */
+  #watchReleased(): number {
     const now = performance.now();
+    let unprepared = 0;
     for (const [media, watch] of this.#released) {
       const afterMs = Math.round(now - watch.since);
-      const unprepared = this.#sessions.isUnprepared(media);
-      if (unprepared !== false) {
+      const done = this.#sessions.isUnprepared(media);
+      if (done !== false) {
         this.#released.delete(media);
-        if (unprepared) watch.log.debug({ afterMs }, 'RTSP media unprepared');
+        if (done) {
+          unprepared++;
+          watch.log.debug({ afterMs }, 'RTSP media unprepared');
+        }
       } else if (!watch.warned && afterMs >= RELEASE_WARN_MS) {
         watch.warned = true;
         watch.log.warn({ afterMs }, 'RTSP media still prepared long after its stream was released: something holds it');
       }
     }
+    return unprepared;
+  }
+
+  /**
+   * Memory freed by stopped pipelines and closed connections is spread over glibc's per-thread
+   * arenas, and stays resident unless given back: RSS would keep the peak of everything that
+   * ever ran at once. Trims after a media was unprepared, and at most every few seconds after
+   * connections closed.
+   */
+  #trimMemory(unprepared: number): void {
+    const open = this.#sessions.connections()?.open ?? 0;
+    this.#connectionsPeak = Math.max(this.#connectionsPeak, open);
+    const now = performance.now();
+    if (unprepared === 0 && (open >= this.#connectionsPeak || now - this.#trimmedAt < TRIM_AFTER_CLOSES_MS)) return;
+    this.#sessions.trimMemory();
+    this.#trimmedAt = performance.now();
+    this.#connectionsPeak = open;
+    this.#options.logger.debug({ tookMs: Number((this.#trimmedAt - now).toFixed(2)) }, 'memory trimmed');
   }
 
   /** The plain RTSP port, once started; undefined when plain RTSP is off. */
@@ -196,9 +224,10 @@ export class RtspServer {
       const reaped = this.#sessions.reap();
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
-      this.#watchReleased();
+      const unprepared = this.#watchReleased();
       this.#logRefusedReaders();
       this.#logRefusedConnections();
+      this.#trimMemory(unprepared);
     }, CLEANUP_INTERVAL_MS);
   }
 

@@ -48,6 +48,8 @@ export interface RtspSessions {
    * the preparing media waits for.
    */
   isUnprepared(media: Media): boolean | undefined;
+  /** Returns memory freed by stopped pipelines to the system (native only; a few ms). */
+  trimMemory(): void;
   /** RTSP connections open now, and refused for a connection limit so far (native only). */
   connections(): { open: number; refused: number } | undefined;
 }
@@ -75,6 +77,7 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
       watchMedia: (media) => void element.emit('watch-media', media),
       isUnprepared: (media) => Boolean(element.emit('media-unprepared', media)),
+      trimMemory: () => void element.emit('trim-memory'),
       connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
       reap: () => {
         const reaped = pool?.cleanup() ?? 0;
@@ -120,6 +123,8 @@ class ScriptedSessions implements RtspSessions {
   }
 
   watchMedia(): void {}
+
+  trimMemory(): void {}
 
   isUnprepared(): undefined {
     return undefined;

@@ -52,6 +52,9 @@ for (const leave of ['teardown', 'close', 'stay'] as const satisfies readonly Le
       const gapMs = Date.parse(String(unprepared.time)) - Date.parse(String(released.time));
       assert.ok(gapMs <= UNPREPARED_WITHIN_MS, `unprepared ${gapMs} ms after its release`);
       assert.equal(gateway.logs.filter(said(name, 'RTSP media still prepared long after its stream was released: something holds it')).length, 0);
+      // And its memory is handed back to the system, in the same pass.
+      const at = gateway.logs.indexOf(unprepared);
+      await gateway.waitForLog((l) => l.msg === 'memory trimmed' && gateway.logs.indexOf(l) > at, 2000, `memory to be trimmed after ${name}'s media was unprepared`);
     } finally {
       reader.close();
     }
