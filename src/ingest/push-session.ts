@@ -1,6 +1,7 @@
 // One HTTP push from first byte to last: it claims the stream name, feeds the ingester, paces
 // units to real time, and whatever way it ends (finished, dropped, bad input, idle) releases
 // its claim exactly once.
+import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock';
 import { MS } from '../core/clock';
 import { PushgateError, isPushgateError } from '../core/errors';
@@ -12,7 +13,8 @@ import { SUPPORTED_CONTENT_TYPES } from './content-type';
 import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
 import { Pacer } from './pacer';
 
-export type PushBody = AsyncIterable<Uint8Array>;
+/** The request body, read as it arrives (an http.IncomingMessage). */
+export type PushBody = Readable;
 
 export interface PushRequest {
   readonly name: string;
@@ -53,7 +55,7 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   const { registry, clock, idleTimeoutMs } = deps;
   const log = deps.logger.child({ stream: request.name, remoteAddress: request.remoteAddress });
   const startedAt = clock.now();
-  const chunks = new BodyReader(request.body, idleTimeoutMs, request.signal);
+  const chunks = new BodyReader(request.body, idleTimeoutMs, request.signal, clock);
   let sniffed: { format: IngestFormat; head: Uint8Array[] };
   try {
     sniffed = request.format ? { format: request.format, head: [] } : await sniff(chunks);
@@ -117,43 +119,96 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
 /**
  * Reads the body chunk by chunk. A publisher silent for too long, or an aborted push, ends the
  * read with an error while the connection stays open, so the publisher can still be answered.
+ * Runs once per network read for as long as a push lasts, so it allocates as little as it can:
+ * data is taken with read() while there is some, one promise waits when there is none, and one
+ * timer checks for silence every idle timeout (not one timer per chunk).
  */
 class BodyReader {
-  readonly #iterator: AsyncIterator<Uint8Array>;
+  readonly #body: Readable;
   readonly #idleTimeoutMs: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #clock: Clock;
+  #ended = false;
+  #failure: Error | undefined;
+  #wake: (() => void) | undefined;
+  /** When next() began waiting for data that has not come yet. */
+  #waitingSince: number | undefined;
+  #bytesSoFar = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #onWake = (): void => {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  };
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#onWake();
+  };
+  readonly #onError = (error: unknown): void => this.#fail(error);
+  // A body closed before its end is a publisher that went away mid-transfer.
+  readonly #onClose = (): void => {
+    if (!this.#ended) this.#fail(new Error('the request was closed before its end'));
+  };
   readonly #onAbort = (): void => this.#fail(this.#signal?.reason);
-  #fail: (error: unknown) => void = () => {};
-  #timer: NodeJS.Timeout | undefined;
 
-  constructor(body: PushBody, idleTimeoutMs: number, signal: AbortSignal | undefined) {
-    this.#iterator = body[Symbol.asyncIterator]();
+  constructor(body: Readable, idleTimeoutMs: number, signal: AbortSignal | undefined, clock: Clock) {
+    this.#body = body;
     this.#idleTimeoutMs = idleTimeoutMs;
     this.#signal = signal;
+    this.#clock = clock;
+    body.on('readable', this.#onWake);
+    body.on('end', this.#onEnd);
+    body.on('error', this.#onError);
+    body.on('close', this.#onClose);
     signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#armIdleTimer(idleTimeoutMs);
   }
 
   /** The next chunk, or undefined at the end of the body. */
   async next(bytesSoFar: number): Promise<Uint8Array | undefined> {
-    if (this.#signal?.aborted) throw this.#signal.reason;
-    const stopped = new Promise<never>((_resolve, reject) => (this.#fail = reject));
-    this.#timer = setTimeout(() => {
-      this.#fail(
-        new PushgateError('PUBLISHER_IDLE', `the publisher sent nothing for ${this.#idleTimeoutMs} ms after ${bytesSoFar} bytes: closed as idle`),
-      );
-    }, this.#idleTimeoutMs);
-    try {
-      const result = await Promise.race([this.#iterator.next(), stopped]);
-      return result.done ? undefined : result.value;
-    } finally {
-      clearTimeout(this.#timer);
-      this.#fail = () => {};
+    this.#bytesSoFar = bytesSoFar;
+    for (;;) {
+      if (this.#signal?.aborted) throw this.#signal.reason;
+      if (this.#failure !== undefined) throw this.#failure;
+      const chunk = this.#body.read() as Buffer | null;
+      if (chunk !== null) {
+        this.#waitingSince = undefined;
+        return chunk;
+      }
+      if (this.#ended) return undefined;
+      this.#waitingSince ??= this.#clock.now();
+      await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#body.off('readable', this.#onWake);
+    this.#body.off('end', this.#onEnd);
+    this.#body.off('error', this.#onError);
+    this.#body.off('close', this.#onClose);
     this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#wake = undefined;
+  }
+
+  #fail(error: unknown): void {
+    this.#failure ??= error instanceof Error ? error : new Error(`the push was aborted: ${String(error)}`);
+    this.#onWake();
+  }
+
+  /** Silence is only what passes while the push waits for data: not while the pacer holds it. */
+  #armIdleTimer(delayMs: number): void {
+    this.#idleTimer = setTimeout(() => {
+      const silentMs = this.#waitingSince === undefined ? 0 : (this.#clock.now() - this.#waitingSince) / MS;
+      if (silentMs >= this.#idleTimeoutMs) {
+        this.#fail(
+          new PushgateError('PUBLISHER_IDLE', `the publisher sent nothing for ${this.#idleTimeoutMs} ms after ${this.#bytesSoFar} bytes: closed as idle`),
+        );
+        return;
+      }
+      this.#armIdleTimer(Math.max(1, this.#idleTimeoutMs - silentMs));
+    }, delayMs);
   }
 }
 
