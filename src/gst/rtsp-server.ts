@@ -55,8 +55,6 @@ export interface RtspServerOptions {
 
 const { REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
-/** After RTSP connections closed, memory is trimmed at most this often. */
-const TRIM_AFTER_CLOSES_MS = 5000;
 /** A released media still prepared after this is held by something it should not be: say so. */
 const RELEASE_WARN_MS = 10_000;
 
@@ -86,9 +84,9 @@ export class RtspServer {
   readonly #readerLimit: ReaderLimit | undefined;
   #refusedSeen = 0;
   #refusedConnectionsSeen = 0;
-  /** The most RTSP connections open at once since memory was last trimmed, and when that was. */
+  /** The most RTSP connections open at once since memory was last trimmed, and at the last check. */
   #connectionsPeak = 0;
-  #trimmedAt = 0;
+  #connectionsLast = 0;
   #fastStartSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
@@ -152,7 +150,7 @@ export class RtspServer {
   releaseMedia(media: Media, log: Logger): void {
     this.#fastStart?.releaseMedia(media);
     if (!this.#released.has(media)) this.#released.set(media, { log, since: performance.now(), warned: false });
-    this.#trimMemory(this.#watchReleased());
+    if (this.#watchReleased() > 0) this.#trimMemory();
   }
 
   /** Call from media-configure, so that a release can be followed to the end (releaseMedia). */
@@ -184,18 +182,23 @@ export class RtspServer {
   /**
    * Memory freed by stopped pipelines and closed connections is spread over glibc's per-thread
    * arenas, and stays resident unless given back: RSS would keep the peak of everything that
-   * ever ran at once. Trims after a media was unprepared, and at most every few seconds after
-   * connections closed.
+   * ever ran at once. So memory is trimmed after a media was unprepared, and once connections
+   * have closed and their number has held for a second (not while readers come and go).
    */
-  #trimMemory(unprepared: number): void {
-    const open = this.#sessions.connections()?.open ?? 0;
-    this.#connectionsPeak = Math.max(this.#connectionsPeak, open);
-    const now = performance.now();
-    if (unprepared === 0 && (open >= this.#connectionsPeak || now - this.#trimmedAt < TRIM_AFTER_CLOSES_MS)) return;
+  #trimMemory(): void {
+    const startedAt = performance.now();
     this.#sessions.trimMemory();
-    this.#trimmedAt = performance.now();
-    this.#connectionsPeak = open;
-    this.#options.logger.debug({ tookMs: Number((this.#trimmedAt - now).toFixed(2)) }, 'memory trimmed');
+    this.#connectionsPeak = this.#connectionsLast;
+    this.#options.logger.debug({ tookMs: Number((performance.now() - startedAt).toFixed(2)) }, 'memory trimmed');
+  }
+
+  /** Called once a second: fewer RTSP connections than at the last trim, and no change since the last call. */
+  #connectionsSettledLower(): boolean {
+    const open = this.#sessions.connections()?.open ?? 0;
+    const settled = open === this.#connectionsLast;
+    this.#connectionsLast = open;
+    this.#connectionsPeak = Math.max(this.#connectionsPeak, open);
+    return settled && open < this.#connectionsPeak;
   }
 
   /** The plain RTSP port, once started; undefined when plain RTSP is off. */
@@ -227,7 +230,7 @@ export class RtspServer {
       const unprepared = this.#watchReleased();
       this.#logRefusedReaders();
       this.#logRefusedConnections();
-      this.#trimMemory(unprepared);
+      if (unprepared > 0 || this.#connectionsSettledLower()) this.#trimMemory();
     }, CLEANUP_INTERVAL_MS);
   }
 

@@ -4,12 +4,10 @@
 // Checked in lockstep: after a unit and the AUD, the publisher sends nothing more until a reader
 // has the whole unit; without the AUD, the unit stays in pushgate until more bytes come.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { AnnexBFramer } from '../../src/ingest/annexb-framer';
 import { CONTENT_TYPES, ManualPush, getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
-import { MediaDir } from './helpers/media';
+import { MediaDir, accessUnitsOf } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
 import { RtspClient, type Codec } from './helpers/rtsp-client';
 
@@ -45,10 +43,9 @@ after(async () => {
   media?.remove();
 });
 
-async function accessUnitsOf(codec: Codec): Promise<Buffer[]> {
+async function clipUnits(codec: Codec): Promise<Buffer[]> {
   const file = await media.clip({ file: `clip-${codec}.${codec === 'h264' ? 'h264' : 'hevc'}`, codec, seconds: 3, fps: FPS, gop: FPS });
-  const framer = new AnnexBFramer(codec);
-  return [...framer.push(readFileSync(file)), ...framer.flush()].map((unit) => Buffer.from(unit.data));
+  return accessUnitsOf(file, codec);
 }
 
 /** The RTP timestamp of the newest access unit the reader has whole (marker bit seen). */
@@ -60,7 +57,7 @@ function newestWholeUnit(client: RtspClient): number | undefined {
 
 for (const codec of ['h264', 'h265'] as const) {
   void test(`${codec}: a unit followed by the next one's AUD reaches readers before the next unit is sent; without the AUD it waits`, async () => {
-    const units = await accessUnitsOf(codec);
+    const units = await clipUnits(codec);
     assert.ok(units.length >= WARMUP_UNITS + LOCKSTEP_UNITS + 20, `the clip has only ${units.length} access units`);
     const name = `lowlat-${codec}`;
     const push = new ManualPush(gateway.pushUrl(name), CONTENT_TYPES[codec === 'h264' ? 'h264' : 'hevc']);

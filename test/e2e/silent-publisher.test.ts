@@ -4,12 +4,10 @@
 // media from Node's thread, which blocks while the media prepares (up to 20 s), and so froze
 // the whole gateway, the publisher included, and SIGTERM went unanswered.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { AnnexBFramer } from '../../src/ingest/annexb-framer';
 import { CONTENT_TYPES, ManualPush, getStream, request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
-import { MediaDir } from './helpers/media';
+import { MediaDir, accessUnitsOf } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
 import { RtspClient, type RtspResponse } from './helpers/rtsp-client';
 
@@ -24,8 +22,7 @@ const pushes: ManualPush[] = [];
 before(async () => {
   media = new MediaDir();
   const file = await media.clip({ file: 'clip.h264', codec: 'h264', seconds: 1, fps: 30, gop: 30 });
-  const framer = new AnnexBFramer('h264');
-  units = [...framer.push(readFileSync(file)), ...framer.flush()].map((unit) => Buffer.from(unit.data));
+  units = accessUnitsOf(file, 'h264');
 });
 
 after(async () => {

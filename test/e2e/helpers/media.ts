@@ -1,7 +1,8 @@
 // Media made at test time by ffmpeg into a temporary directory, removed when the test file ends.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { AnnexBFramer } from '../../../src/ingest/annexb-framer';
 import { run } from './processes';
 
 export interface ClipSpec {
@@ -70,4 +71,10 @@ export class MediaDir {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A raw Annex-B file's access units (one picture each), cut by pushgate's own framer. */
+export function accessUnitsOf(file: string, codec: 'h264' | 'h265'): Buffer[] {
+  const framer = new AnnexBFramer(codec);
+  return [...framer.push(readFileSync(file)), ...framer.flush()].map((unit) => Buffer.from(unit.data));
 }
