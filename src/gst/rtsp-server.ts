@@ -238,6 +238,7 @@ export class RtspServer {
     // Only the open auth (RTSPS without users) looks at factory permissions; pushgate's users
     // auth decides by itself, and a server without auth checks nothing.
     allowAnonymous(factory);
+    this.#sessions.keyByMount(factory);
     this.#mounts.addFactory(path, factory);
   }
 

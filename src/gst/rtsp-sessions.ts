@@ -28,6 +28,7 @@ type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
 type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
+type Factory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
 
 export interface RtspSessions {
   /** Sessions set up on a media whose bin name starts with `binPrefix`. */
@@ -39,6 +40,11 @@ export interface RtspSessions {
    * had no session for as long (native only). Call on Node's thread, once a second.
    */
   reap(): number;
+  /**
+   * Makes `factory`'s class key its medias by mount alone (one shared media per stream, over
+   * RTSP and RTSPS), in C; false without the native plugin, where JavaScript must do it.
+   */
+  keyByMount(factory: Factory): boolean;
   /** Call from media-configure: from then on isUnprepared() can tell. */
   watchMedia(media: Media): void;
   /**
@@ -75,6 +81,10 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
+      keyByMount: (factory) => {
+        element.emit('key-by-mount', factory);
+        return true;
+      },
       watchMedia: (media) => void element.emit('watch-media', media),
       isUnprepared: (media) => Boolean(element.emit('media-unprepared', media)),
       trimMemory: () => void element.emit('trim-memory'),
@@ -120,6 +130,10 @@ class ScriptedSessions implements RtspSessions {
 
   connections(): undefined {
     return undefined;
+  }
+
+  keyByMount(): boolean {
+    return false;
   }
 
   watchMedia(): void {}

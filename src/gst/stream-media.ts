@@ -50,7 +50,11 @@ class PushgateMediaFactory extends GstRtspServer.RTSPMediaFactory {
   /** The stream this factory serves: what RTSP access checks are about. */
   declare streamName: string | undefined;
 
-  /** One shared media per stream whatever host or port the reader's URL names. */
+  /**
+   * One shared media per stream whatever host or port the reader's URL names. The native
+   * pgsessions plugin replaces this with a C function (RtspServer.mount): called from here it
+   * would run JavaScript on every DESCRIBE.
+   */
   override virtual_genKey(): string {
     return 'live';
   }
