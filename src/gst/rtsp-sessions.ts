@@ -42,9 +42,9 @@ export interface RtspSessions {
   reap(): number;
   /**
    * Makes `factory`'s class key its medias by mount alone (one shared media per stream, over
-   * RTSP and RTSPS), in C; false without the native plugin, where JavaScript must do it.
+   * RTSP and RTSPS), in C. Without the native plugin the factory's JavaScript key stays.
    */
-  keyByMount(factory: Factory): boolean;
+  keyByMount(factory: Factory): void;
   /** Call from media-configure: from then on isUnprepared() can tell. */
   watchMedia(media: Media): void;
   /**
@@ -81,10 +81,7 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
-      keyByMount: (factory) => {
-        element.emit('key-by-mount', factory);
-        return true;
-      },
+      keyByMount: (factory) => void element.emit('key-by-mount', factory),
       watchMedia: (media) => void element.emit('watch-media', media),
       isUnprepared: (media) => Boolean(element.emit('media-unprepared', media)),
       trimMemory: () => void element.emit('trim-memory'),
@@ -132,9 +129,7 @@ class ScriptedSessions implements RtspSessions {
     return undefined;
   }
 
-  keyByMount(): boolean {
-    return false;
-  }
+  keyByMount(): void {}
 
   watchMedia(): void {}
 
