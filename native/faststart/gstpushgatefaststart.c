@@ -140,7 +140,7 @@ struct _PgFastStart
   guint max_concurrent;
   guint chunk_packets;
 
-  gint primed_joins, live_joins, fallbacks, completed, active;
+  gint primed_joins, live_joins, fallbacks, completed, active, warmed, warm_failures;
 };
 
 typedef struct
@@ -157,8 +157,16 @@ enum
   PROP_0, PROP_SERVER, PROP_ADD_SERVER, PROP_RELEASE_MEDIA, PROP_DETACH, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
   PROP_MAX_PRIME_BYTES, PROP_MAX_LOG_BYTES, PROP_MAX_CONCURRENT, PROP_CHUNK_PACKETS,
   PROP_PRIMED_JOINS, PROP_LIVE_JOINS, PROP_FALLBACKS, PROP_COMPLETED, PROP_ACTIVE,
-  PROP_LOG_BYTES
+  PROP_LOG_BYTES, PROP_WARMED, PROP_WARM_FAILURES
 };
+
+enum
+{
+  SIGNAL_WARM,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 static GQuark client_quark, released_quark;
 
@@ -694,10 +702,30 @@ media_rec_free (MediaRec * rec)
   g_free (rec);
 }
 
-/* On a client thread, with the media lock held, at a PLAY. Installing at the first PLAY
- * (rather than at media-constructed) means the media is prepared and its streams joined,
- * and the extra prepare count we take keeps it running, and its log warm, after that
- * first reader leaves (preparing it before any reader plays gave stale frames).
+/* With fs->lock held: holds @media, whose prepare count the caller has taken for us, and logs
+ * the packets of each of its streams. */
+static MediaRec *
+media_hold_locked (PgFastStart * fs, GstRTSPMedia * media)
+{
+  MediaRec *rec = g_new0 (MediaRec, 1);
+  guint i, n;
+
+  rec->media = g_object_ref (media);
+  rec->logs = g_ptr_array_new_with_free_func (log_unref);
+  n = gst_rtsp_media_n_streams (media);
+  for (i = 0; i < n; i++) {
+    StreamLog *log = log_install (fs, gst_rtsp_media_get_stream (media, i));
+    if (log)
+      g_ptr_array_add (rec->logs, log);
+  }
+  g_hash_table_insert (fs->medias, media, rec);
+  return rec;
+}
+
+/* On a client thread, with the media lock held, at a PLAY. A media that was not warmed at
+ * go-live ("warm") is held from its first PLAY: then it is prepared and its streams joined,
+ * and the extra prepare count we take keeps it running, and its log warm, after that first
+ * reader leaves.
  * Returns a new array holding refs to the media's stream logs (they stay valid even if the
  * application releases the media meanwhile), or NULL. */
 static GPtrArray *
@@ -705,23 +733,13 @@ media_ensure (PgFastStart * fs, GstRTSPMedia * media)
 {
   MediaRec *rec;
   GPtrArray *logs = NULL;
-  guint i, n;
+  guint i;
 
   g_mutex_lock (&fs->lock);
   rec = g_hash_table_lookup (fs->medias, media);
   if (!rec && fs->servers->len > 0 && !g_object_get_qdata (G_OBJECT (media), released_quark)
-      && gst_rtsp_media_prepare (media, NULL)) {
-    rec = g_new0 (MediaRec, 1);
-    rec->media = g_object_ref (media);
-    rec->logs = g_ptr_array_new_with_free_func (log_unref);
-    n = gst_rtsp_media_n_streams (media);
-    for (i = 0; i < n; i++) {
-      StreamLog *log = log_install (fs, gst_rtsp_media_get_stream (media, i));
-      if (log)
-        g_ptr_array_add (rec->logs, log);
-    }
-    g_hash_table_insert (fs->medias, media, rec);
-  }
+      && gst_rtsp_media_prepare (media, NULL))
+    rec = media_hold_locked (fs, media);
   if (rec) {
     logs = g_ptr_array_new_with_free_func (log_unref);
     for (i = 0; i < rec->logs->len; i++)
@@ -729,6 +747,105 @@ media_ensure (PgFastStart * fs, GstRTSPMedia * media)
   }
   g_mutex_unlock (&fs->lock);
   return logs;
+}
+
+/* ---------- warming a media at go-live ---------- */
+
+typedef struct
+{
+  PgFastStart *fs;              /* strong refs */
+  GstRTSPMedia *media;
+  GstRTSPThreadPool *pool;
+} Warm;
+
+/* On a thread of its own: gst_rtsp_media_prepare waits until every stream has a packet, and
+ * the application that asked for the warm-up (on its own thread) is what brings them. */
+static gpointer
+warm_run (gpointer data)
+{
+  Warm *w = data;
+  PgFastStart *fs = w->fs;
+  GstRTSPThread *thread;
+  gboolean held = FALSE;
+
+  /* The media's bus is watched on a media thread of the server's pool, as for a DESCRIBE. */
+  thread = gst_rtsp_thread_pool_get_thread (w->pool, GST_RTSP_THREAD_TYPE_MEDIA, NULL);
+  if (thread && gst_rtsp_media_prepare (w->media, thread)) {
+    g_mutex_lock (&fs->lock);
+    if (fs->servers->len > 0 && !g_object_get_qdata (G_OBJECT (w->media), released_quark)
+        && !g_hash_table_contains (fs->medias, w->media)) {
+      media_hold_locked (fs, w->media);
+      held = TRUE;
+    }
+    g_mutex_unlock (&fs->lock);
+    if (held) {
+      /* A prepared live media keeps its streams blocked until a PLAY, queueing stale data
+       * in its appsrc: let it run now, into the logs just installed. */
+      gst_rtsp_media_set_pipeline_state (w->media, GST_STATE_PLAYING);
+      g_atomic_int_inc (&fs->warmed);
+    } else {
+      gst_rtsp_media_unprepare (w->media);
+    }
+  }
+  GST_DEBUG ("warm-up of media %p: %s", w->media, held ? "held" : "not held");
+  if (!held)
+    g_atomic_int_inc (&fs->warm_failures);
+  g_object_unref (w->pool);
+  g_object_unref (w->media);
+  gst_object_unref (w->fs);
+  g_free (w);
+  return NULL;
+}
+
+/* On the application's thread (the factory's create-element may be JavaScript, which must
+ * run there): constructs the shared media of @path so that the first DESCRIBE finds it, and
+ * prepares and holds it on a thread of its own, so the first PLAY is primed like any other. */
+static gboolean
+warm (PgFastStart * fs, GstRTSPMediaFactory * factory, const gchar * path)
+{
+  GstRTSPThreadPool *pool = NULL;
+  GstRTSPMedia *media = NULL;
+  GstRTSPUrl *url = NULL;
+  GError *error = NULL;
+  GThread *thread;
+  gchar *uri;
+  Warm *w;
+
+  if (!GST_IS_RTSP_MEDIA_FACTORY (factory) || !path || path[0] != '/')
+    return FALSE;
+  g_mutex_lock (&fs->lock);
+  if (fs->servers->len > 0)
+    pool = gst_rtsp_server_get_thread_pool (g_ptr_array_index (fs->servers, 0));
+  g_mutex_unlock (&fs->lock);
+  if (!pool)
+    return FALSE;
+  uri = g_strconcat ("rtsp://127.0.0.1", path, NULL);
+  if (gst_rtsp_url_parse (uri, &url) == GST_RTSP_OK)
+    media = gst_rtsp_media_factory_construct (factory, url);
+  g_free (uri);
+  if (url)
+    gst_rtsp_url_free (url);
+  if (!media || !gst_rtsp_media_is_shared (media)) {
+    g_clear_object (&media);
+    g_object_unref (pool);
+    return FALSE;
+  }
+  w = g_new0 (Warm, 1);
+  w->fs = gst_object_ref (fs);
+  w->media = media;
+  w->pool = pool;
+  thread = g_thread_try_new ("pgwarm", warm_run, w, &error);
+  if (!thread) {
+    GST_WARNING ("no thread to warm media %p: %s", media, error->message);
+    g_error_free (error);
+    gst_object_unref (w->fs);
+    g_object_unref (w->media);
+    g_object_unref (w->pool);
+    g_free (w);
+    return FALSE;
+  }
+  g_thread_unref (thread);
+  return TRUE;
 }
 
 static StreamLog *
@@ -1401,6 +1518,12 @@ pg_fast_start_get_property (GObject * object, guint id, GValue * value, GParamSp
     case PROP_LOG_BYTES:
       g_value_set_uint64 (value, total_log_bytes (fs));
       break;
+    case PROP_WARMED:
+      g_value_set_uint (value, g_atomic_int_get (&fs->warmed));
+      break;
+    case PROP_WARM_FAILURES:
+      g_value_set_uint (value, g_atomic_int_get (&fs->warm_failures));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -1506,6 +1629,17 @@ pg_fast_start_class_init (PgFastStartClass * klass)
   g_object_class_install_property (oc, PROP_LOG_BYTES,
       g_param_spec_uint64 ("log-bytes", "Log bytes", "Bytes of packets held by all logs", 0,
           G_MAXUINT64, 0, ro));
+  g_object_class_install_property (oc, PROP_WARMED,
+      g_param_spec_uint ("warmed-medias", "Warmed medias",
+          "Medias prepared and held from go-live (warm)", 0, G_MAXUINT, 0, ro));
+  g_object_class_install_property (oc, PROP_WARM_FAILURES,
+      g_param_spec_uint ("warm-failures", "Warm failures",
+          "Warm-ups whose media did not prepare, or was released first", 0, G_MAXUINT, 0, ro));
+
+  /* warm (factory, path) -> gboolean: see warm(). */
+  signals[SIGNAL_WARM] = g_signal_new_class_handler ("warm", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION, G_CALLBACK (warm), NULL, NULL, NULL,
+      G_TYPE_BOOLEAN, 2, GST_TYPE_RTSP_MEDIA_FACTORY, G_TYPE_STRING);
 
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
       "pushgate fast start", "Generic",

@@ -9,6 +9,7 @@ import { NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
+type Factory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
 
 export interface FastStartCounters {
   /** PLAYs primed from the log. */
@@ -22,6 +23,10 @@ export interface FastStartCounters {
   readonly activePrimes: number;
   /** Bytes of RTP packets the logs hold references to. */
   readonly logBytes: number;
+  /** Medias prepared and held from their stream's go-live, so that even a first reader is primed. */
+  readonly warmedMedias: number;
+  /** Warm-ups whose media did not prepare (the stream failed or ended first). */
+  readonly warmFailures: number;
 }
 
 export class FastStart {
@@ -57,6 +62,16 @@ export class FastStart {
     if (!this.#closed) this.#element.setProperty('add-server', server);
   }
 
+  /**
+   * The stream at `path` went live: its shared media is built now (on this thread: the factory
+   * builds its pipeline in JavaScript) and prepared and held by the plugin on a thread of its
+   * own, so that the first reader's DESCRIBE finds it ready and its PLAY is primed like a late
+   * reader's. False if the factory built no shared media.
+   */
+  warm(factory: Factory, path: string): boolean {
+    return !this.#closed && Boolean(this.#element.emit('warm', factory, path));
+  }
+
   /** The media's stream has ended: drop its packet log and let it unprepare. Idempotent. */
   releaseMedia(media: Media): void {
     if (!this.#closed) this.#element.setProperty('release-media', media);
@@ -71,6 +86,8 @@ export class FastStart {
       completedPrimes: read('completed-primes'),
       activePrimes: read('active-primes'),
       logBytes: read('log-bytes'),
+      warmedMedias: read('warmed-medias'),
+      warmFailures: read('warm-failures'),
     };
   }
 

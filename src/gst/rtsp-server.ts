@@ -242,6 +242,14 @@ export class RtspServer {
     this.#mounts.addFactory(path, factory);
   }
 
+  /**
+   * Builds and prepares the shared media of a stream that just went live, so that its first
+   * reader is primed like any later one (fast start only; false without it).
+   */
+  warmMedia(path: string, factory: MediaFactory): boolean {
+    return this.#fastStart?.warm(factory, path) ?? false;
+  }
+
   unmount(path: string): void {
     this.#mounts.removeFactory(path);
   }

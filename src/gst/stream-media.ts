@@ -106,6 +106,7 @@ export class StreamMedia implements StreamOutput {
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
     this.#busTimer = setInterval(() => this.#busRelay?.drain(this.#log), BUS_DRAIN_MS);
     this.#mount(true);
+    this.#warm();
   }
 
   /** Every media bin of this stream is named with it: how its sessions are found. */
@@ -147,6 +148,7 @@ export class StreamMedia implements StreamOutput {
     // left, fast start's hold would only keep an idle pipeline and its packet log alive through
     // the grace period. A returning publisher's next reader gets a new media.
     if (!mounted && this.readerCount === 0) this.#forgetMedia();
+    if (mounted) this.#warm();
   }
 
   close(reason: string): void {
@@ -192,6 +194,17 @@ export class StreamMedia implements StreamOutput {
     this.#media = undefined;
   }
 
+  /**
+   * With fast start, the media is built at go-live rather than at the first DESCRIBE, and kept
+   * running, so that the first reader too starts from a keyframe at once (and DESCRIBEs never
+   * race a media that is stopping). Its pipeline is built here, synchronously (#configure).
+   */
+  #warm(): void {
+    if (this.#media || this.#closed) return;
+    const warmed = this.#server.warmMedia(this.#path, this.#factory);
+    if (warmed) this.#log.debug('RTSP media built at go-live: first readers are primed');
+  }
+
   #mount(mounted: boolean): void {
     if (mounted === this.#mounted) return;
     this.#mounted = mounted;
@@ -208,7 +221,7 @@ export class StreamMedia implements StreamOutput {
     this.#busRelay?.drain(this.#log);
     this.#busRelay = BusRelay.create(`bus-${id}`);
     if (this.#busRelay && !bin.add(this.#busRelay.element)) this.#busRelay = undefined;
-    this.#log.debug({ media: id }, 'building RTSP media pipeline for a new reader');
+    this.#log.debug({ media: id }, 'building RTSP media pipeline');
     return bin;
   }
 

@@ -60,7 +60,7 @@ void test('raw H.264: ffprobe and gst-launch rtspsrc over TCP and UDP all play i
 
   const info = await getStream(gateway.http, 'raw264');
   assert.equal(info?.readers, 3, `API reader count: ${JSON.stringify(info)}`);
-  const builds = gateway.streamLogs('raw264').filter((l) => l.msg === 'building RTSP media pipeline for a new reader');
+  const builds = gateway.streamLogs('raw264').filter((l) => l.msg === 'building RTSP media pipeline');
   assert.equal(builds.length, 1, `pipelines built for raw264: ${builds.length}`);
 
   for (const transport of ['tcp', 'udp'] as const) {

@@ -1,15 +1,16 @@
-// A reader that asks for a stream whose publisher has gone silent: its DESCRIBE waits for the
-// publisher's next frame (a live media is prepared with live data), on its own RTSP thread.
-// Nothing else may wait with it: pushgate once asked gst-rtsp-server for the status of a released
-// media from Node's thread, which blocks while the media prepares (up to 20 s), and so froze
-// the whole gateway, the publisher included, and SIGTERM went unanswered.
+// A reader that asks for a stream whose publisher has gone silent. With fast start the stream's
+// media has run since go-live: the reader is answered at once and primed with the last GOP.
+// Without it, its DESCRIBE waits for the publisher's next frame (a live media is prepared with
+// live data), on its own RTSP thread. Nothing else may wait with it: pushgate once asked
+// gst-rtsp-server for the status of a released media from Node's thread, which blocks while the
+// media prepares (up to 20 s), and so froze the whole gateway, and SIGTERM went unanswered.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CONTENT_TYPES, ManualPush, getStream, request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir, accessUnitsOf } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
-import { RtspClient, type RtspResponse } from './helpers/rtsp-client';
+import { RtspClient, accessUnits, type RtspResponse } from './helpers/rtsp-client';
 
 const IDLE_TIMEOUT_MS = 1500;
 
@@ -58,8 +59,25 @@ async function assertResponsive(gw: Gateway, when: string): Promise<void> {
   assert.ok(health.elapsedMs < 1000, `healthz took ${health.elapsedMs.toFixed(0)} ms ${when}`);
 }
 
-void test('a DESCRIBE waiting for a silent publisher stops nothing else, and is answered when the publisher is closed as idle', async () => {
-  gateway = await Gateway.start(['--idle-timeout', String(IDLE_TIMEOUT_MS), '--log-level', 'debug']);
+void test('with fast start, a reader of a silent publisher plays at once, from the last keyframe it sent', async () => {
+  const gw = await Gateway.start(['--idle-timeout', '10000']);
+  try {
+    await silentStream(gw, 'paused');
+    await sleep(500);
+    const client = await RtspClient.connect('127.0.0.1', gw.rtspPort);
+    clients.push(client);
+    const startedAt = performance.now();
+    const { play } = await client.playAll('paused');
+    assert.ok(play.receivedAt - startedAt < 1000, `DESCRIBE, SETUP and PLAY took ${(play.receivedAt - startedAt).toFixed(0)} ms`);
+    await client.waitForPackets((packets) => accessUnits(packets, 'h264').some((u) => u.keyframe), 2000, 'a keyframe while the publisher is silent');
+    assert.ok(accessUnits(client.rtp(0), 'h264')[0]?.keyframe, 'the first access unit is not a keyframe');
+  } finally {
+    await gw.stop();
+  }
+});
+
+void test('without fast start, a DESCRIBE waiting for a silent publisher stops nothing else, and is answered when the publisher is closed as idle', async () => {
+  gateway = await Gateway.start(['--idle-timeout', String(IDLE_TIMEOUT_MS), '--log-level', 'debug', '--fast-start', 'off']);
   const push = await silentStream(gateway, 'quiet');
   const describe = await pendingDescribe(gateway, 'quiet');
   await sleep(300);
@@ -76,8 +94,8 @@ void test('a DESCRIBE waiting for a silent publisher stops nothing else, and is 
   await assertResponsive(gateway, 'after the media was released');
 });
 
-void test('SIGTERM while a DESCRIBE waits for a silent publisher: the gateway exits at once', async () => {
-  const gw = await Gateway.start();
+void test('without fast start, SIGTERM while a DESCRIBE waits for a silent publisher: the gateway exits at once', async () => {
+  const gw = await Gateway.start(['--fast-start', 'off']);
   await silentStream(gw, 'hushed');
   void pendingDescribe(gw, 'hushed');
   await sleep(500);

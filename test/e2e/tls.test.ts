@@ -144,7 +144,7 @@ void describe('with TLS and the plain ports on', () => {
     await verified.waitForPackets((packets) => accessUnits(packets, 'h264').some((au) => au.keyframe), 10_000, 'a keyframe over verified RTSPS');
 
     // One media pipeline for all three readers, and all three counted.
-    const built = gateway.streamLogs('shared').filter((l) => l.msg === 'building RTSP media pipeline for a new reader');
+    const built = gateway.streamLogs('shared').filter((l) => l.msg === 'building RTSP media pipeline');
     assert.equal(built.length, 1, JSON.stringify(built));
     await waitFor(async () => (await streamOver(gateway, 'shared'))?.readers === 3, 5000, 'three readers counted');
 

@@ -22,7 +22,7 @@ void test('the native plugin attaches to an RTSP server, starts with zero counte
   const lines: Logged[] = [];
   const fastStart = FastStart.attach(new GstRtspServer.RTSPServer(), recordingLogger(lines));
   assert.ok(fastStart, `the plugin did not load (run scripts/build-native.sh): ${warningsIn(lines).join('; ')}`);
-  assert.deepEqual(fastStart.counters(), { primedJoins: 0, liveJoins: 0, fallbacks: 0, completedPrimes: 0, activePrimes: 0, logBytes: 0 });
+  assert.deepEqual(fastStart.counters(), { primedJoins: 0, liveJoins: 0, fallbacks: 0, completedPrimes: 0, activePrimes: 0, logBytes: 0, warmedMedias: 0, warmFailures: 0 });
   fastStart.close();
   fastStart.close();
   assert.deepEqual(warningsIn(lines), []);
