@@ -1,5 +1,7 @@
 // Every option in one table: its flag, environment variable, default and check. The CLI and
 // the README are generated from nothing else, so they cannot drift apart.
+import { FAST_START_MODES, type FastStartMode } from '../core/media-engine';
+
 export interface Config {
   readonly host: string;
   readonly httpPort: number;
@@ -17,7 +19,7 @@ export interface Config {
   readonly maxConnections: number;
   readonly maxRtspConnectionsPerAddress: number;
   readonly demo: boolean;
-  readonly fastStart: boolean;
+  readonly fastStart: FastStartMode;
   readonly logLevel: LogLevel;
   /** PEM certificate (the leaf first, then any intermediates) for HTTPS and RTSPS; '' = no TLS. */
   readonly tlsCert: string;
@@ -61,6 +63,13 @@ const boolean = (raw: string): boolean => {
   throw new ConfigError(`expected true or false, got "${raw}"`);
 };
 
+const fastStartMode = (raw: string): FastStartMode => {
+  if (raw === 'watched') return 'watched';
+  if (raw === 'always' || /^(1|true|yes|on)$/i.test(raw)) return 'always';
+  if (/^(0|false|no|off)$/i.test(raw)) return 'off';
+  throw new ConfigError(`expected one of ${FAST_START_MODES.join(', ')} (on = always), got "${raw}"`);
+};
+
 const logLevel = (raw: string): LogLevel => {
   const level = LOG_LEVELS.find((l) => l === raw);
   if (!level) throw new ConfigError(`expected one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
@@ -93,7 +102,7 @@ export const OPTIONS = [
   spec({ key: 'maxConnections', flag: '--max-connections <n>', env: 'PUSHGATE_MAX_CONNECTIONS', description: 'connections at once on each HTTP(S) listener, and on RTSP and RTSPS together; more are closed as they are accepted', defaultValue: 2000, parse: integer(1, 1_000_000) }),
   spec({ key: 'maxRtspConnectionsPerAddress', flag: '--max-rtsp-connections-per-address <n>', env: 'PUSHGATE_MAX_RTSP_CONNECTIONS_PER_ADDRESS', description: 'RTSP(S) connections at once from one client address; more are closed as they are accepted', defaultValue: 250, parse: integer(1, 1_000_000) }),
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
-  spec({ key: 'fastStart', flag: '--fast-start <on|off>', env: 'PUSHGATE_FAST_START', description: 'prime late TCP readers from a keyframe in a short log of recent packets (needs the native plugin)', defaultValue: true, parse: boolean }),
+  spec({ key: 'fastStart', flag: '--fast-start <always|watched|off>', env: 'PUSHGATE_FAST_START', description: 'prime TCP readers from a keyframe in a short log of recent packets (needs the native plugin): always (or on) keeps every live stream\'s pipeline running from go-live, so first readers are primed too; watched starts it at a stream\'s first PLAY, so unwatched streams cost nothing', defaultValue: 'always', parse: fastStartMode }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),
   spec({ key: 'tlsCert', flag: '--tls-cert <path>', env: 'PUSHGATE_TLS_CERT', description: 'PEM certificate (leaf first, then intermediates): turns on HTTPS and RTSPS', defaultValue: '', parse: filePath }),
   spec({ key: 'tlsKey', flag: '--tls-key <path>', env: 'PUSHGATE_TLS_KEY', description: 'PEM private key of --tls-cert (not encrypted)', defaultValue: '', parse: filePath }),

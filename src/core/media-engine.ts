@@ -2,6 +2,15 @@
 // src/gst; unit tests use a fake. Only plain data crosses this boundary.
 import type { StreamTracks, TimedUnit } from './media';
 
+/**
+ * always: every live stream's media runs from go-live, so even its first reader is primed;
+ * watched: a stream's media runs from its first PLAY (nothing runs for a stream nobody reads);
+ * off: readers wait for the next keyframe.
+ */
+export const FAST_START_MODES = ['always', 'watched', 'off'] as const;
+export type FastStartMode = (typeof FAST_START_MODES)[number];
+
+
 /** The readers' side of one stream: an RTSP mount fed with timed units. */
 export interface StreamOutput {
   /** Readers currently attached (RTSP sessions playing this stream). */

@@ -11,6 +11,7 @@
 import type { Authorizer } from '../auth/authorizer';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { FastStartMode } from '../core/media-engine';
 import { FastStart } from './fast-start';
 import { ReaderLimit } from './reader-limit';
 import { rtspAuthFor } from './rtsp-access';
@@ -38,8 +39,8 @@ export interface RtspServerOptions {
   /** Sessions of readers that vanished without TEARDOWN are reaped after this. */
   readonly sessionTimeoutS: number;
   readonly clientThreads: number;
-  /** Prime late TCP readers from a packet log (native plugin; off when it is missing). */
-  readonly fastStart: boolean;
+  /** Prime TCP readers from a packet log (native plugin; off when it is missing), and from when. */
+  readonly fastStart: FastStartMode;
   /** Readers of one stream; a SETUP beyond it answers 453 Not Enough Bandwidth. */
   readonly maxReadersPerStream: number;
   /** Readers of all streams; a SETUP beyond it answers 453. */
@@ -118,7 +119,7 @@ export class RtspServer {
       perAddress: options.maxConnectionsPerAddress,
     });
     const [first, ...others] = servers;
-    this.#fastStart = options.fastStart && first ? FastStart.attach(first, options.logger) : undefined;
+    this.#fastStart = options.fastStart !== 'off' && first ? FastStart.attach(first, options.logger) : undefined;
     for (const server of others) this.#fastStart?.addServer(server);
     // No max-sessions on the pool: the session of a TCP reader that closed its connection stays
     // there (without media) until the session timeout, and would count against new readers.
@@ -137,9 +138,9 @@ export class RtspServer {
     return { name, server, requestedPort: port, sourceId: undefined, port: 0 };
   }
 
-  /** Whether late TCP readers are primed (the option is on and the native plugin loaded). */
-  get fastStart(): boolean {
-    return this.#fastStart !== undefined;
+  /** How TCP readers are primed: off when the option is, or the native plugin is missing. */
+  get fastStart(): FastStartMode {
+    return this.#fastStart ? this.#options.fastStart : 'off';
   }
 
   /**
@@ -244,10 +245,10 @@ export class RtspServer {
 
   /**
    * Builds and prepares the shared media of a stream that just went live, so that its first
-   * reader is primed like any later one (fast start only; false without it).
+   * reader is primed like any later one (with --fast-start always only; false otherwise).
    */
   warmMedia(path: string, factory: MediaFactory): boolean {
-    return this.#fastStart?.warm(factory, path) ?? false;
+    return this.#options.fastStart === 'always' && (this.#fastStart?.warm(factory, path) ?? false);
   }
 
   unmount(path: string): void {

@@ -1,7 +1,7 @@
 // The first reader of a stream nobody has watched yet starts from a keyframe at once too: with
 // fast start, a stream's media is built and kept running from go-live, so its packet log is
 // warm before anyone reads. Measured on a 2 s GOP, each reader the first of its stream, joining
-// mid-GOP; with --fast-start off the same join waits for the next keyframe (so this can fail).
+// mid-GOP; with --fast-start watched the same join waits for the next keyframe (so this can fail).
 // Also: DESCRIBEs of a stream nobody plays never race a stopping media (503).
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
@@ -94,14 +94,20 @@ void test('the first reader of each stream, joining mid-GOP, gets a complete key
   assert.equal(counters(gateway).warmFailures, 0, JSON.stringify(counters(gateway)));
 });
 
-void test('with --fast-start off the first reader waits for the next keyframe', async (t: TestContext) => {
-  const gateway = await startGateway(['--fast-start', 'off']);
+void test('with --fast-start watched nothing runs for a stream until its first reader, who waits for the next keyframe; later readers are primed', async (t: TestContext) => {
+  const gateway = await startGateway(['--fast-start', 'watched']);
   await goLive(gateway, 'cold');
   // Live for 2.5 s: the next keyframe is about 1.5 s away whatever the encoder's phase.
   await sleep(GOP_MS + 500);
-  const join = await firstJoin(gateway, 'cold');
-  t.diagnostic(`first complete keyframe after PLAY, fast start off: ${join.keyframeMs.toFixed(0)} ms`);
-  assert.ok(join.keyframeMs > 300, `first keyframe ${join.keyframeMs.toFixed(0)} ms after PLAY`);
+  assert.equal(gateway.streamLogs('cold').filter((l) => l.msg === 'building RTSP media pipeline').length, 0, 'a pipeline was built before anyone read the stream');
+  const first = await firstJoin(gateway, 'cold');
+  t.diagnostic(`first complete keyframe after PLAY, fast start watched: first reader ${first.keyframeMs.toFixed(0)} ms`);
+  assert.ok(first.keyframeMs > 300, `first keyframe ${first.keyframeMs.toFixed(0)} ms after PLAY`);
+  // The first reader has been gone for a moment; the media still runs, and its log has keyframes.
+  const second = await firstJoin(gateway, 'cold');
+  t.diagnostic(`second reader ${second.keyframeMs.toFixed(1)} ms`);
+  assert.ok(second.keyframeMs <= 200 && second.firstIsKey && second.startsAtRtpInfo, JSON.stringify(second));
+  assert.equal(counters(gateway).warmedMedias ?? 0, 0);
 });
 
 void test('DESCRIBEs of a stream nobody plays all get 200: no media is stopping under them', async () => {

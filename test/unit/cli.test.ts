@@ -23,3 +23,11 @@ void test('a bad value is refused with a message naming the option and what was 
   assert.throws(() => parseCli([], { PUSHGATE_LOG_LEVEL: 'loud' }), (err: unknown) => err instanceof ConfigError && /--log-level.*loud/.test(err.message));
   assert.throws(() => parseCli([], { PUSHGATE_DEMO: 'maybe' }), (err: unknown) => err instanceof ConfigError && /--demo/.test(err.message));
 });
+
+void test('--fast-start takes always (or on), watched or off', () => {
+  assert.equal(defaultConfig.fastStart, 'always');
+  assert.equal(parseCli(['--fast-start', 'on'], {}).fastStart, 'always');
+  assert.equal(parseCli(['--fast-start', 'watched'], {}).fastStart, 'watched');
+  assert.equal(parseCli([], { PUSHGATE_FAST_START: 'false' }).fastStart, 'off');
+  assert.throws(() => parseCli(['--fast-start', 'sometimes'], {}), (err: unknown) => err instanceof ConfigError && /--fast-start.*always, watched, off.*sometimes/.test(err.message));
+});
