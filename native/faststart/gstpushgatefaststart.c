@@ -799,7 +799,10 @@ warm_run (gpointer data)
 
 /* On the application's thread (the factory's create-element may be JavaScript, which must
  * run there): constructs the shared media of @path so that the first DESCRIBE finds it, and
- * prepares and holds it on a thread of its own, so the first PLAY is primed like any other. */
+ * prepares and holds it on a thread of its own, so the first PLAY is primed like any other.
+ * Call it before the factory is mounted: construct takes the factory's medias lock, which an
+ * RTSP client thread holds while its own construct waits for that JavaScript create-element,
+ * so from the application's thread it deadlocks if a reader is constructing meanwhile. */
 static gboolean
 warm (PgFastStart * fs, GstRTSPMediaFactory * factory, const gchar * path)
 {

@@ -236,19 +236,28 @@ export class RtspServer {
   }
 
   mount(path: string, factory: MediaFactory): void {
+    this.#adopt(factory);
+    this.#mounts.addFactory(path, factory);
+  }
+
+  /** Readies a factory for its medias (idempotent): before its first media is built. */
+  #adopt(factory: MediaFactory): void {
     // Only the open auth (RTSPS without users) looks at factory permissions; pushgate's users
     // auth decides by itself, and a server without auth checks nothing.
     allowAnonymous(factory);
+    // The key a warmed media is cached under must be the one DESCRIBEs look up.
     this.#sessions.keyByMount(factory);
-    this.#mounts.addFactory(path, factory);
   }
 
   /**
    * Builds and prepares the shared media of a stream that just went live, so that its first
    * reader is primed like any later one (with --fast-start always only; false otherwise).
+   * Call it before mounting the factory: see StreamMedia.#mount.
    */
   warmMedia(path: string, factory: MediaFactory): boolean {
-    return this.#options.fastStart === 'always' && (this.#fastStart?.warm(factory, path) ?? false);
+    if (this.#options.fastStart !== 'always' || !this.#fastStart) return false;
+    this.#adopt(factory);
+    return this.#fastStart.warm(factory, path);
   }
 
   unmount(path: string): void {

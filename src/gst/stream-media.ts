@@ -106,7 +106,6 @@ export class StreamMedia implements StreamOutput {
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
     this.#busTimer = setInterval(() => this.#busRelay?.drain(this.#log), BUS_DRAIN_MS);
     this.#mount(true);
-    this.#warm();
   }
 
   /** Every media bin of this stream is named with it: how its sessions are found. */
@@ -148,7 +147,6 @@ export class StreamMedia implements StreamOutput {
     // left, fast start's hold would only keep an idle pipeline and its packet log alive through
     // the grace period. A returning publisher's next reader gets a new media.
     if (!mounted && this.readerCount === 0) this.#forgetMedia();
-    if (mounted) this.#warm();
   }
 
   close(reason: string): void {
@@ -208,8 +206,15 @@ export class StreamMedia implements StreamOutput {
   #mount(mounted: boolean): void {
     if (mounted === this.#mounted) return;
     this.#mounted = mounted;
-    if (mounted) this.#server.mount(this.#path, this.#factory);
-    else this.#server.unmount(this.#path);
+    // Warm before mounting, never after: building the media takes the factory's lock, which
+    // an RTSP thread holds while it waits for JavaScript to build a reader's media, so Node's
+    // thread must not build it while a reader can reach the factory (that deadlocked).
+    if (mounted) {
+      this.#warm();
+      this.#server.mount(this.#path, this.#factory);
+    } else {
+      this.#server.unmount(this.#path);
+    }
   }
 
   #buildBin(): Bin {

@@ -5,11 +5,11 @@
 // Also: DESCRIBEs of a stream nobody plays never race a stopping media (503).
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
-import { ffmpegPublisher, getStream } from './helpers/clients';
+import { CONTENT_TYPES, ManualPush, ffmpegPublisher, getStream, request } from './helpers/clients';
 import { Gateway, type LogLine } from './helpers/gateway';
-import { MediaDir } from './helpers/media';
+import { MediaDir, accessUnitsOf } from './helpers/media';
 import { sleep, stopAll, waitFor } from './helpers/processes';
-import { RtspClient, accessUnits } from './helpers/rtsp-client';
+import { RtspClient, accessUnits, describeMany } from './helpers/rtsp-client';
 
 const FPS = 30;
 const GOP = 60;
@@ -133,4 +133,31 @@ void test('DESCRIBEs of a stream nobody plays all get 200: no media is stopping 
   // Still one pipeline: every DESCRIBE found the media built at go-live.
   const built = gateway.streamLogs(name).filter((l) => l.msg === 'building RTSP media pipeline');
   assert.equal(built.length, 1, `${built.length} pipelines built`);
+});
+
+void test('streams going live while readers keep asking for them: every DESCRIBE is answered and the gateway never stalls', async () => {
+  // A reader that polls a name until it goes live (what players and NVRs do) sends a DESCRIBE
+  // that can build the stream's media on an RTSP thread, holding the factory's lock while
+  // JavaScript builds the pipeline, at the moment Node's thread builds it at go-live: if Node's
+  // thread then waits for that lock, neither goes on.
+  const gateway = await startGateway([]);
+  const file = await media.clip({ file: 'race.h264', codec: 'h264', seconds: 1, fps: FPS, gop: 30 });
+  const units = accessUnitsOf(file, 'h264');
+  for (let round = 0; round < 40; round++) {
+    const name = `race${round}`;
+    let live = false;
+    const pollers = Array.from({ length: 6 }, async () => {
+      while (!live) await describeMany(gateway.rtspPort, name, 1, { concurrency: 1 });
+    });
+    const push = new ManualPush(gateway.pushUrl(name), CONTENT_TYPES.h264);
+    for (const unit of units.slice(0, 3)) assert.ok(await push.write(unit));
+    await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 5000, `${name} to go live`);
+    await sleep(20);
+    live = true;
+    await Promise.all(pollers);
+    const health = await request('GET', `${gateway.http}/healthz`, { timeoutMs: 2000 });
+    assert.ok(health.status === 200 && health.elapsedMs < 1000, `round ${round}: healthz ${health.status} in ${health.elapsedMs.toFixed(0)} ms`);
+    assert.equal(await describeMany(gateway.rtspPort, name, 1), 1, `round ${round}: DESCRIBE of the live stream`);
+    push.destroy();
+  }
 });

@@ -4,12 +4,11 @@
 // through the media factory's key function, and 2000 DESCRIBEs grew the process by ~37 MB).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import net from 'node:net';
 import { curlPushProc, ffmpegPublisher, getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { run, sleep, stopAll, waitFor } from './helpers/processes';
-import { RtspClient } from './helpers/rtsp-client';
+import { RtspClient, describeMany } from './helpers/rtsp-client';
 
 const SEGMENT_SECONDS = 5;
 const LOOPS = 6;
@@ -119,33 +118,6 @@ void test('an unpaced ~250 MB MPEG-TS upload is held back to real time and grows
   assert.ok(packets > 1000, `the reader got ${packets} RTP packets`);
   assert.ok(!readerClosed, 'the reader was disconnected');
 });
-
-/** `count` DESCRIBEs of `name`, `concurrency` connections at a time, each closed on its answer. */
-function describeMany(port: number, name: string, count: number, concurrency = 20): Promise<number> {
-  return new Promise((resolve) => {
-    let started = 0;
-    let finished = 0;
-    let answered = 0;
-    const next = (): void => {
-      if (started >= count) return;
-      started++;
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.write(`DESCRIBE rtsp://127.0.0.1:${port}/${name} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n`);
-      });
-      socket.setTimeout(5000, () => socket.destroy());
-      socket.once('data', (data) => {
-        if (data.toString('latin1').startsWith('RTSP/1.0 200')) answered++;
-        socket.destroy();
-      });
-      socket.on('error', () => {});
-      socket.on('close', () => {
-        if (++finished === count) resolve(answered);
-        else next();
-      });
-    };
-    for (let i = 0; i < Math.min(concurrency, count); i++) next();
-  });
-}
 
 void test('2000 DESCRIBEs of a live stream grow the gateway RSS by less than 16 MB', async () => {
   const clip = await media.clip({ file: 'small.mkv', codec: 'h264', seconds: 10 });

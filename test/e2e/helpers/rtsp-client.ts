@@ -459,3 +459,35 @@ export function rtpDelta(a: number, b: number): number {
   const d = (b - a) >>> 0;
   return d > 0x7fffffff ? d - 0x100000000 : d;
 }
+
+/**
+ * `count` DESCRIBEs of `name`, `concurrency` connections at a time, each closed on its answer
+ * (with an Authorization header if given). Resolves with how many were answered 200.
+ */
+export function describeMany(port: number, name: string, count: number, options: { concurrency?: number; authorization?: string } = {}): Promise<number> {
+  const concurrency = options.concurrency ?? 20;
+  const authorization = options.authorization ? `Authorization: ${options.authorization}\r\n` : '';
+  return new Promise((resolve) => {
+    let started = 0;
+    let finished = 0;
+    let answered = 0;
+    const next = (): void => {
+      if (started >= count) return;
+      started++;
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(`DESCRIBE rtsp://127.0.0.1:${port}/${name} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n${authorization}\r\n`);
+      });
+      socket.setTimeout(5000, () => socket.destroy());
+      socket.once('data', (data) => {
+        if (data.toString('latin1').startsWith('RTSP/1.0 200')) answered++;
+        socket.destroy();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => {
+        if (++finished === count) resolve(answered);
+        else next();
+      });
+    };
+    for (let i = 0; i < Math.min(concurrency, count); i++) next();
+  });
+}
