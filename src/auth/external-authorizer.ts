@@ -73,11 +73,13 @@ export class ExternalAuthorizer implements Authorizer {
   readonly policy = undefined;
   readonly config: ExternalAuthConfig;
   readonly cache: AnswerCache;
+  readonly answerCacheMs: number;
 
   constructor(realm: string, config: ExternalAuthConfig) {
     this.realm = realm;
     this.config = config;
     this.cache = new AnswerCache(config.cacheMs);
+    this.answerCacheMs = config.cacheMs;
   }
 
   /**

@@ -16,6 +16,7 @@ import type { AccessPolicy, Credentials, Decision } from '../auth/access-policy'
 import { NonceStore, digestResponseMatches, parseDigest } from '../auth/digest';
 import { parseAuthorization } from '../auth/http-credentials';
 import type { Logger } from '../core/logger';
+import { cacheAllowedChecks } from './rtsp-auth-cache';
 import { GstRtsp, GstRtspServer, registerClass } from './runtime';
 
 type Context = InstanceType<typeof GstRtspServer.RTSPContext>;
@@ -41,6 +42,8 @@ export interface RtspAuthOptions {
   /** For Digest: the HA1 of users configured for it (undefined: Digest is not offered). */
   readonly policy: AccessPolicy | undefined;
   readonly decide: RtspDecider;
+  /** How long an allowed check may be answered again without asking `decide` (see rtsp-auth-cache.ts). */
+  readonly reuseAllowMs: number;
   readonly logger: Logger;
 }
 
@@ -71,6 +74,7 @@ export function createRtspAuth(options: RtspAuthOptions): RtspAuth {
   };
 
   auth.decideCheck = (ctx, check) => {
+    // (The native cache allows these two itself, without calling here.)
     if (check === GstRtspServer.RTSP_AUTH_CHECK_CONNECT || check === GstRtspServer.RTSP_AUTH_CHECK_URL) return true;
     if (check !== GstRtspServer.RTSP_AUTH_CHECK_MEDIA_FACTORY_ACCESS && check !== GstRtspServer.RTSP_AUTH_CHECK_MEDIA_FACTORY_CONSTRUCT) return false;
     let ip = '';
@@ -99,5 +103,6 @@ export function createRtspAuth(options: RtspAuthOptions): RtspAuth {
       return false;
     }
   };
+  cacheAllowedChecks(auth, options.reuseAllowMs, options.logger);
   return auth;
 }

@@ -15,6 +15,7 @@ import type { FastStartMode } from '../core/media-engine';
 import { FastStart } from './fast-start';
 import { ReaderLimit } from './reader-limit';
 import { rtspAuthFor } from './rtsp-access';
+import { authCacheCounters } from './rtsp-auth-cache';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
@@ -89,6 +90,7 @@ export class RtspServer {
   #connectionsPeak = 0;
   #connectionsLast = 0;
   #fastStartSeen = '';
+  #authCacheSeen = '';
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -228,6 +230,7 @@ export class RtspServer {
       const reaped = this.#sessions.reap();
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#logFastStart();
+      this.#logAuthCache();
       const unprepared = this.#watchReleased();
       this.#logRefusedReaders();
       this.#logRefusedConnections();
@@ -283,6 +286,15 @@ export class RtspServer {
     if (seen === this.#fastStartSeen) return;
     this.#fastStartSeen = seen;
     this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
+  }
+
+  /** How many RTSP access checks the native cache answered, logged when it changes. */
+  #logAuthCache(): void {
+    const counters = authCacheCounters();
+    const seen = JSON.stringify(counters);
+    if (!counters || seen === this.#authCacheSeen) return;
+    this.#authCacheSeen = seen;
+    this.#options.logger.debug({ authCache: counters }, 'RTSP auth cache counters');
   }
 
   /** Readers refused for a limit are counted natively and logged here, once a second at most. */

@@ -9,8 +9,8 @@ import { hashPasswordBcrypt, hashSha256 } from '../../src/auth/secrets';
 import { FfmpegReader, curlPush, ffprobe, request, json, type ErrorBody } from './helpers/clients';
 import { Gateway, MAIN, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { Proc, run, stopAll, waitFor } from './helpers/processes';
-import { RtspClient } from './helpers/rtsp-client';
+import { Proc, run, sleep, stopAll, waitFor } from './helpers/processes';
+import { RtspClient, describeMany } from './helpers/rtsp-client';
 
 let gateway: Gateway;
 let media: MediaDir;
@@ -140,6 +140,35 @@ void test('RTSP: 401 with Basic and Digest challenges, wrong credentials 401, a 
   const forbidden = await ffprobe(`rtsp://bob:bob-pw@127.0.0.1:${gateway.rtspPort}/site2/cam`);
   assert.notEqual(forbidden.code, 0);
   assert.match(forbidden.stderr, /403/, 'bob (Digest) has no read permission on site2/*');
+});
+
+void test('RTSP: an allowed check is reused only for the same address, credentials and path; refusals are never reused', async () => {
+  const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+  try {
+    const url = client.url('site1/cam');
+    const bob = basic('bob', 'bob-pw');
+    assert.equal((await client.request('DESCRIBE', url, { Authorization: bob })).status, 200);
+    // Now allowed and remembered; none of these may ride on it.
+    assert.equal((await client.describe('site1/cam')).status, 401, 'no credentials');
+    assert.equal((await client.request('DESCRIBE', url, { Authorization: basic('bob', 'bob-pw!') })).status, 401, 'another password');
+    assert.equal((await client.request('DESCRIBE', client.url('site2/cam'), { Authorization: bob })).status, 403, 'another stream');
+    for (let i = 0; i < 3; i++) assert.equal((await client.request('DESCRIBE', url, { Authorization: basic('alice', 'alice-pw') })).status, 403, 'a refusal, again');
+    assert.equal((await client.request('DESCRIBE', url, { Authorization: bob })).status, 200);
+  } finally {
+    client.close();
+  }
+  await gateway.waitForLog((l) => l.msg === 'RTSP auth cache counters' && Number((l.authCache as { hits: number }).hits) > 0, 3000, 'a cache hit in the counters');
+});
+
+void test('RTSP: 2000 DESCRIBEs with Basic credentials grow the gateway RSS by less than 16 MB', async () => {
+  const bob = basic('bob', 'bob-pw');
+  await describeMany(gateway.rtspPort, 'site1/cam', 50, { authorization: bob });
+  await sleep(1000);
+  const before = gateway.rssBytes();
+  assert.equal(await describeMany(gateway.rtspPort, 'site1/cam', 2000, { authorization: bob }), 2000);
+  await sleep(1500);
+  const growthMb = (gateway.rssBytes() - before) / 1024 / 1024;
+  assert.ok(growthMb < 16, `2000 DESCRIBEs with credentials grew RSS by ${growthMb.toFixed(1)} MB`);
 });
 
 void test('RTSP: real clients read with the right credentials (ffprobe Digest, gst-launch rtspsrc) and anonymously where open', async () => {
