@@ -1,6 +1,7 @@
 // `npm run bench`: pushgate against the C limit (gst-rtsp-server with the same pipeline, no
 // JavaScript), scenario by scenario, alternating the two sides round by round so that a noisy
-// machine weighs on both alike. Prints Markdown tables and writes bench/results/latest.json.
+// machine weighs on both alike. Prints Markdown tables and writes bench/results/latest.json
+// (latest-only.json for a run of some scenarios, --only).
 //
 //   npm run bench -- [--only name,name] [--rounds 2] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]
 import { execFileSync } from 'node:child_process';
@@ -238,9 +239,11 @@ async function main(): Promise<void> {
 
   mkdirSync(RESULTS_DIR, { recursive: true });
   const report = { startedAt: startedAt.toISOString(), durationS, machine: machine(), options, clips: CLIPS, scenarios, readers: summaries, churn, idle, maxReaders };
-  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(path.join(RESULTS_DIR, 'latest.md'), `${tables}\n`);
-  log(`done in ${durationS.toFixed(0)} s: bench/results/latest.json, bench/results/latest.md`);
+  // A partial run (--only) must not overwrite the last full run's numbers.
+  const base = options.only ? 'latest-only' : 'latest';
+  writeFileSync(path.join(RESULTS_DIR, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(RESULTS_DIR, `${base}.md`), `${tables}\n`);
+  log(`done in ${durationS.toFixed(0)} s: bench/results/${base}.json, bench/results/${base}.md`);
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
