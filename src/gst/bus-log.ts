@@ -60,6 +60,14 @@ export interface BusMessage {
   readonly debug?: string | null;
 }
 
+/**
+ * Warnings about pipelines pushgate does not build and that need no action, logged at debug
+ * level. gst-rtsp-server's own sinks (the TCP appsink, multiudpsink) have a 20 ms processing
+ * deadline and no queue before them, so the latency query of every media warns "Not enough
+ * buffering available for the processing deadline", two or three times per media.
+ */
+const HARMLESS_WARNINGS: readonly RegExp[] = [/Not enough buffering available for\s+the processing deadline/];
+
 export function logBusMessage(log: Logger, message: BusMessage): void {
   const { kind, source: element, text, debug } = message;
   switch (kind) {
@@ -67,7 +75,8 @@ export function logBusMessage(log: Logger, message: BusMessage): void {
       log.error({ element, debug }, `GStreamer error: ${text}`);
       break;
     case 'warning':
-      log.warn({ element, debug }, `GStreamer warning: ${text}`);
+      if (HARMLESS_WARNINGS.some((pattern) => pattern.test(debug ?? ''))) log.debug({ element, debug }, `GStreamer warning: ${text}`);
+      else log.warn({ element, debug }, `GStreamer warning: ${text}`);
       break;
     case 'eos':
       log.info({ element }, 'GStreamer end of stream');

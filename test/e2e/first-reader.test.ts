@@ -92,6 +92,9 @@ void test('the first reader of each stream, joining mid-GOP, gets a complete key
   }
   await waitFor(() => (counters(gateway).primedJoins ?? 0) >= names.length, 3000, 'the primed joins in the counters');
   assert.equal(counters(gateway).warmFailures, 0, JSON.stringify(counters(gateway)));
+  // Building media at go-live logs no warning (gst-rtsp-server's own latency warning is debug).
+  const warnings = gateway.logs.filter((l) => Number(l.level) >= 40);
+  assert.deepEqual(warnings, []);
 });
 
 void test('with --fast-start watched nothing runs for a stream until its first reader, who waits for the next keyframe; later readers are primed', async (t: TestContext) => {

@@ -2,6 +2,7 @@
 // Node's thread, where pushgate logs them with the stream they belong to.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { logBusMessage } from '../../src/gst/bus-log';
 import { BusRelay, parseRelayed } from '../../src/gst/bus-relay';
 import { addAndLink, makeElement } from '../../src/gst/elements';
 import { Gst } from '../../src/gst/runtime';
@@ -42,4 +43,17 @@ void test('relayed lines are parsed field by field, and unknown kinds are ignore
     { kind: 'warning', source: 'parse-video-x', text: 'late buffer', debug: 'some debug' },
     { kind: 'eos', source: 'pipeline0', text: undefined, debug: undefined },
   ]);
+});
+
+void test('the processing-deadline warning of gst-rtsp-server\'s own sinks is logged at debug level; other warnings at warn', () => {
+  const lines: Logged[] = [];
+  const log = recordingLogger(lines);
+  logBusMessage(log, {
+    kind: 'warning',
+    source: 'appsink0',
+    text: 'Pipeline construction is invalid, please add queues.',
+    debug: '../libs/gst/base/gstbasesink.c(1249): gst_base_sink_query_latency (): /GstPipeline:media-pipeline/GstAppSink:appsink0: Not enough buffering available for  the processing deadline of 0:00:00.020000000, add enough queues to buffer  0:00:00.020000000 additional data. Shortening processing latency to 0:00:00.000000000.',
+  });
+  logBusMessage(log, { kind: 'warning', source: 'parse-video-1', text: 'Broken bit stream', debug: 'gsth264parse.c: invalid slice header' });
+  assert.deepEqual(lines.map((l) => [l.level, l.fields.element]), [['debug', 'appsink0'], ['warn', 'parse-video-1']]);
 });
