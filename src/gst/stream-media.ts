@@ -1,12 +1,14 @@
 // The RTSP side of one live stream: a shared gst-rtsp-server media whose pipeline is
 // appsrc -> parser -> payloader per track, fed from Node.
 //
-// The media is built at the first reader's DESCRIBE and cached under a constant key, so every
-// reader shares it. With fast start, the native plugin holds it prepared from the first PLAY
-// until this stream releases it (publisher gone for good, or gone with no reader left), so it
-// keeps running, and its packet log stays warm, while nobody reads; without it, it stops after
-// the last reader leaves and the next reader gets a new one. Its pipeline runs on the gateway
-// clock (base time pinned), so unit timestamps are running times as they are.
+// The media is cached under a constant key, so every reader shares it. With --fast-start always
+// it is built when the stream is mounted (goes live, or its publisher comes back), with
+// `watched` at the first reader's DESCRIBE; either way the native plugin then holds it prepared
+// (from go-live, or from the first PLAY) until this stream releases it (publisher gone for good,
+// or gone with no reader left), so it keeps running, and its packet log stays warm, while nobody
+// reads. Without fast start it is built at the first DESCRIBE and stops after the last reader
+// leaves; the next reader gets a new one. Its pipeline runs on the gateway clock (base time
+// pinned), so unit timestamps are running times as they are.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { StreamOutput } from '../core/media-engine';
