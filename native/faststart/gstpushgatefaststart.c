@@ -18,6 +18,11 @@
  * per message-sent; the last chunk is sent with the gate closed and the log quiescent, and
  * the transport goes back to the fan-out, so live packets follow at exactly the next seq.
  *
+ * A media is held (one prepare count, its streams logged) from its first PLAY, or, when the
+ * application asks ("warm" action, at go-live), from before any reader: then it is constructed
+ * on the application's thread and prepared, set playing and held on a thread of its own, so
+ * even a stream's first reader is primed.
+ *
  * Lock order: StreamLog.lock -> gst-rtsp-server's stream/client locks. We never take a
  * StreamLog lock while holding a gst-rtsp-server lock we know of (the sentinel callbacks run
  * without the stream lock; message-sent runs without the client's send lock), and never
