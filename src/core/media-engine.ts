@@ -10,7 +10,6 @@ import type { StreamTracks, TimedUnit } from './media';
 export const FAST_START_MODES = ['always', 'watched', 'off'] as const;
 export type FastStartMode = (typeof FAST_START_MODES)[number];
 
-
 /** The readers' side of one stream: an RTSP mount fed with timed units. */
 export interface StreamOutput {
   /** Readers currently attached (RTSP sessions playing this stream). */

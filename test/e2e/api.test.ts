@@ -5,8 +5,9 @@ import { after, before, test } from 'node:test';
 import { FfmpegReader, ffmpegPublisher, ffprobe, getStream, getStreams, json, request, type ErrorBody } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const SECONDS = 10;
 
@@ -33,11 +34,7 @@ before(async () => {
   );
 });
 
-after(async () => {
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ gateways: [gateway], media }));
 
 void test('GET /healthz says the gateway is up, its GStreamer version and how many streams it has', async () => {
   const result = await request('GET', `${gateway.http}/healthz`);

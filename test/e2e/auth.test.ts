@@ -9,8 +9,9 @@ import { hashPasswordBcrypt, hashSha256 } from '../../src/auth/secrets';
 import { FfmpegReader, curlPush, ffprobe, request, json, type ErrorBody } from './helpers/clients';
 import { Gateway, MAIN, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { Proc, run, sleep, stopAll, waitFor } from './helpers/processes';
+import { Proc, run, sleep, waitFor } from './helpers/processes';
 import { RtspClient, describeMany } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 let gateway: Gateway;
 let media: MediaDir;
@@ -75,11 +76,7 @@ before(async () => {
   await reader.waitForFrames(30, 15_000);
 });
 
-after(async () => {
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ gateways: [gateway], media }));
 
 void test('publish: none or wrong credentials are 401 with Basic and Bearer challenges; no permission or wrong network 403', async () => {
   const url = gateway.pushUrl('site1/other');

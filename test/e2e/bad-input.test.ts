@@ -19,7 +19,8 @@ import {
 } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { stopAll, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
+import { releaseOpened } from './helpers/cleanup';
 
 const IDLE_MS = 1500;
 const GRACE_MS = 3000;
@@ -48,11 +49,7 @@ before(async () => {
   controlInfo = (await getStream(gateway.http, 'steady'))!;
 });
 
-after(async () => {
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ gateways: [gateway], media }));
 
 /** The other stream and its reader ran on untouched through whatever the test did. */
 async function assertControlUntouched(): Promise<void> {

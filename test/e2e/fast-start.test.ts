@@ -8,8 +8,9 @@ import { after, before, test, type TestContext } from 'node:test';
 import { FfmpegReader, ffmpegPublisher, getStream } from './helpers/clients';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { Proc, sleep, stopAll, waitFor } from './helpers/processes';
+import { Proc, sleep, waitFor } from './helpers/processes';
 import { RtspClient, accessUnits, rtpDelta, type RtpPacket } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const FPS = 30;
 const GOP = 60;
@@ -111,12 +112,7 @@ before(async () => {
   await sleep(GOP_MS + 500);
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, gateways: [gateway], media }));
 
 void test(`${READERS} TCP readers joining across a 2 s GOP each get a complete keyframe within 200 ms of PLAY, then contiguous packets from the RTP-Info seq`, async (t: TestContext) => {
   const joins = await spreadJoins(gateway, READERS, GOP_MS / READERS + 7);

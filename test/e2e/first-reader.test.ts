@@ -8,8 +8,9 @@ import { after, before, test, type TestContext } from 'node:test';
 import { CONTENT_TYPES, ManualPush, ffmpegPublisher, getStream, request } from './helpers/clients';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir, accessUnitsOf } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, waitFor } from './helpers/processes';
 import { RtspClient, accessUnits, describeMany } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const FPS = 30;
 const GOP = 60;
@@ -25,12 +26,7 @@ before(async () => {
   clip = await media.clip({ file: 'gop2.mkv', codec: 'h264', seconds: 20, fps: FPS, gop: GOP });
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  for (const gateway of gateways) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, gateways, media }));
 
 async function startGateway(args: readonly string[]): Promise<Gateway> {
   const gateway = await Gateway.start(['--log-level', 'debug', ...args]);

@@ -15,8 +15,9 @@ import {
 } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { stopAll, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
 import { RtspClient, accessUnits } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 let gateway: Gateway;
 let media: MediaDir;
@@ -34,11 +35,7 @@ before(async () => {
   gateway = await Gateway.start(['--log-level', 'debug']);
 });
 
-after(async () => {
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ gateways: [gateway], media }));
 
 async function waitLive(name: string): Promise<void> {
   await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 10_000, `${name} to go live`);

@@ -8,8 +8,9 @@ import { after, before, test } from 'node:test';
 import { FfmpegReader, ffmpegPublisher, getStream, json, request, type ErrorBody } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { run, sleep, stopAll, waitFor } from './helpers/processes';
+import { run, sleep, waitFor } from './helpers/processes';
 import { RtspClient, accessUnits, rtpDelta, type AccessUnitInfo, type RtpPacket } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const FPS = 30;
 const GOP = 30;
@@ -36,12 +37,7 @@ before(async () => {
   await sleep(2000);
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, gateways: [gateway], media }));
 
 void test('DESCRIBE of a name nobody publishes answers 404 at once, again and again', async () => {
   const client = await rtspClient();

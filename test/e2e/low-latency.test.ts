@@ -8,8 +8,9 @@ import { after, before, test } from 'node:test';
 import { CONTENT_TYPES, ManualPush, getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir, accessUnitsOf } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, waitFor } from './helpers/processes';
 import { RtspClient, type Codec } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const FPS = 30;
 const FRAME_MS = 1000 / FPS;
@@ -35,13 +36,7 @@ before(async () => {
   gateway = await Gateway.start();
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  for (const push of pushes) push.destroy();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, pushes, gateways: [gateway], media }));
 
 async function clipUnits(codec: Codec): Promise<Buffer[]> {
   const file = await media.clip({ file: `clip-${codec}.${codec === 'h264' ? 'h264' : 'hevc'}`, codec, seconds: 3, fps: FPS, gop: FPS });

@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import { ffmpegPublisher, getStream, request, json } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { stopAll, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const STREAMS = 16;
 
@@ -22,12 +23,7 @@ before(async () => {
   for (let i = 0; i < STREAMS; i++) ffmpegPublisher(clip, gateway.pushUrl(`site/cam${i}`), 'h264');
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, gateways: [gateway], media }));
 
 void test(`${STREAMS} publishers going live at once each get their own stream, and a reader of each receives it`, async () => {
   await waitFor(

@@ -6,8 +6,9 @@ import { after, before, test } from 'node:test';
 import { CONTENT_TYPES, curlPushProc, getStream } from './helpers/clients';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { stopAll, waitFor } from './helpers/processes';
+import { waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 /** The media must be unprepared within this of its release (a timer checks once a second). */
 const UNPREPARED_WITHIN_MS = 2500;
@@ -23,11 +24,7 @@ before(async () => {
   gateway = await Gateway.start(['--grace-period', '300', '--log-level', 'debug']);
 });
 
-after(async () => {
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ gateways: [gateway], media }));
 
 const said = (stream: string, msg: string) => (line: LogLine) => line.stream === stream && line.msg === msg;
 

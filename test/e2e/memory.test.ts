@@ -7,8 +7,9 @@ import { after, before, test } from 'node:test';
 import { curlPushProc, ffmpegPublisher, getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { run, sleep, stopAll, waitFor } from './helpers/processes';
+import { run, sleep, waitFor } from './helpers/processes';
 import { RtspClient, describeMany } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const SEGMENT_SECONDS = 5;
 const LOOPS = 6;
@@ -40,12 +41,7 @@ before(async () => {
   gateway = await Gateway.start();
 });
 
-after(async () => {
-  client?.close();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients: [client], gateways: [gateway], media }));
 
 interface Sample {
   readonly atS: number;

@@ -5,8 +5,9 @@ import { after, before, test } from 'node:test';
 import { FfmpegReader, GstReader, ffmpegPublisher, getStream, request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const GRACE_MS = 3000;
 
@@ -25,12 +26,7 @@ before(async () => {
   gateway = await Gateway.start(['--grace-period', String(GRACE_MS)]);
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, gateways: [gateway], media }));
 
 async function waitLive(name: string): Promise<void> {
   await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 10_000, `${name} to go live`);

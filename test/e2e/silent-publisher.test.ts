@@ -9,8 +9,9 @@ import { after, before, test } from 'node:test';
 import { CONTENT_TYPES, ManualPush, getStream, request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir, accessUnitsOf } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, waitFor } from './helpers/processes';
 import { RtspClient, accessUnits, type RtspResponse } from './helpers/rtsp-client';
+import { releaseOpened } from './helpers/cleanup';
 
 const IDLE_TIMEOUT_MS = 1500;
 
@@ -26,13 +27,7 @@ before(async () => {
   units = accessUnitsOf(file, 'h264');
 });
 
-after(async () => {
-  for (const client of clients) client.close();
-  for (const push of pushes) push.destroy();
-  if (gateway) await gateway.stop();
-  await stopAll();
-  media?.remove();
-});
+after(() => releaseOpened({ clients, pushes, gateways: [gateway], media }));
 
 /** Pushes a few frames as `name`, waits for it to go live, and then sends nothing more. */
 async function silentStream(gw: Gateway, name: string): Promise<ManualPush> {
