@@ -12,6 +12,7 @@ import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
+import { NativeIngest } from './gst/native-ingest';
 import { gstVersion } from './gst/runtime';
 import { createHttpServer, type HttpServerOptions } from './http/http-server';
 import type { RootLogger } from './observability/logger';
@@ -35,12 +36,18 @@ export class Gateway {
   /** HTTPS, with TLS. Same routes, same registry. */
   readonly #https: HttpListener | undefined;
   readonly #authorizer: Authorizer;
+  /** Raw pushes over plain HTTP are read by the native ingest. */
+  readonly #nativeIngest: boolean;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined) {
     this.#logger = logger;
     this.#authorizer = createAuthorizer(access);
+    this.#nativeIngest = config.nativeIngest && NativeIngest.available();
+    if (config.nativeIngest && !this.#nativeIngest) {
+      logger.warn('the native ingest is off: its plugin "pgingest" was not found (build it with scripts/build-native.sh); every push is read in JavaScript, at about twice the CPU');
+    }
     this.#engine = new GstMediaEngine({
       host: config.host,
       port: config.plainRtsp ? config.rtspPort : undefined,
@@ -69,6 +76,7 @@ export class Gateway {
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
       authorizer: this.#authorizer,
+      ...(this.#nativeIngest && { openNativeReader: (...args: Parameters<typeof NativeIngest.open>) => NativeIngest.open(...args) }),
       limits: {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,
@@ -115,7 +123,7 @@ export class Gateway {
       rtspsPort !== undefined && `play rtsps://${config.host}:${rtspsPort}/<name>`,
     ].filter(Boolean);
     logger.info(
-      { httpPort, httpsPort, rtspPort, rtspsPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart, ...(tls && { tls: { cert: tls.certPath, names: tls.names, validTo: tls.validTo.toISOString() } }) },
+      { httpPort, httpsPort, rtspPort, rtspsPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart, nativeIngest: gateway.#nativeIngest, ...(tls && { tls: { cert: tls.certPath, names: tls.names, validTo: tls.validTo.toISOString() } }) },
       `pushgate listening: ${urls.join(', ')}`,
     );
     if (config.demo) gateway.#startDemo();

@@ -20,6 +20,7 @@ export interface Config {
   readonly maxRtspConnectionsPerAddress: number;
   readonly demo: boolean;
   readonly fastStart: FastStartMode;
+  readonly nativeIngest: boolean;
   readonly logLevel: LogLevel;
   /** PEM certificate (the leaf first, then any intermediates) for HTTPS and RTSPS; '' = no TLS. */
   readonly tlsCert: string;
@@ -103,6 +104,7 @@ export const OPTIONS = [
   spec({ key: 'maxRtspConnectionsPerAddress', flag: '--max-rtsp-connections-per-address <n>', env: 'PUSHGATE_MAX_RTSP_CONNECTIONS_PER_ADDRESS', description: 'RTSP(S) connections at once from one client address; more are closed as they are accepted', defaultValue: 250, parse: integer(1, 1_000_000) }),
   spec({ key: 'demo', flag: '--demo [on]', env: 'PUSHGATE_DEMO', description: 'publish a test pattern with a clock as stream "demo"', defaultValue: false, parse: boolean }),
   spec({ key: 'fastStart', flag: '--fast-start <always|watched|off>', env: 'PUSHGATE_FAST_START', description: 'prime TCP readers from a keyframe in a short log of recent packets (needs the native plugin): always (or on) keeps every live stream\'s pipeline running from go-live, so first readers are primed too; watched starts it at a stream\'s first PLAY, so unwatched streams cost nothing', defaultValue: 'always', parse: fastStartMode }),
+  spec({ key: 'nativeIngest', flag: '--native-ingest <on|off>', env: 'PUSHGATE_NATIVE_INGEST', description: 'read raw H.264/H.265 pushes over plain HTTP on a native thread (needs the native plugin): the same behaviour at about half the CPU; off reads every push in JavaScript', defaultValue: true, parse: boolean }),
   spec({ key: 'logLevel', flag: '--log-level <level>', env: 'PUSHGATE_LOG_LEVEL', description: `log level: ${LOG_LEVELS.join(', ')}`, defaultValue: 'info', parse: logLevel }),
   spec({ key: 'tlsCert', flag: '--tls-cert <path>', env: 'PUSHGATE_TLS_CERT', description: 'PEM certificate (leaf first, then intermediates): turns on HTTPS and RTSPS', defaultValue: '', parse: filePath }),
   spec({ key: 'tlsKey', flag: '--tls-key <path>', env: 'PUSHGATE_TLS_KEY', description: 'PEM private key of --tls-cert (not encrypted)', defaultValue: '', parse: filePath }),

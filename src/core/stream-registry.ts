@@ -3,7 +3,7 @@
 import type { Clock } from './clock';
 import { PushgateError } from './errors';
 import type { Logger } from './logger';
-import type { MediaEngine } from './media-engine';
+import type { DirectFeeder, MediaEngine } from './media-engine';
 import { describeTrackChange, sameTracks, type StreamTracks, type TimedUnit } from './media';
 import { Stream, type PublisherInfo, type StreamDescription } from './stream';
 
@@ -136,6 +136,7 @@ export class Publication {
   readonly #stream: Stream;
   #started = false;
   #ended = false;
+  #feeder: DirectFeeder | undefined;
 
   constructor(registry: StreamRegistry, stream: Stream) {
     this.#registry = registry;
@@ -165,10 +166,31 @@ export class Publication {
     if (this.#started && !this.#ended) this.#stream.write(unit);
   }
 
+  /** Frames a direct feeder handed to the output (write() counts its own). */
+  countFrames(frames: number): void {
+    if (!this.#ended) this.#stream.framesIn += frames;
+  }
+
+  /** `refresh` brings the stream's byte and frame counts up to date when they are read. */
+  countWith(refresh: () => void): void {
+    if (!this.#ended) this.#stream.refreshCounters = refresh;
+  }
+
+  /** Once started: `feeder` feeds the stream's output itself until the publication ends. */
+  attachFeeder(feeder: DirectFeeder): void {
+    if (!this.#started || this.#ended) return;
+    this.#feeder = feeder;
+    this.#stream.output?.attachFeeder(feeder);
+  }
+
   /** Idempotent: the first outcome wins. */
   end(outcome: PublishOutcome): void {
     if (this.#ended) return;
     this.#ended = true;
+    // The output outlives this publication (grace period): it must not keep its feeder.
+    if (this.#feeder) this.#stream.output?.attachFeeder(undefined);
+    this.#feeder = undefined;
+    this.#stream.refreshCounters = undefined;
     this.#registry.endPublication(this.#stream, outcome);
   }
 }

@@ -10,7 +10,11 @@ export type IngestFormat = 'h264' | 'h265' | 'mpegts';
 export interface PublisherInfo {
   readonly remoteAddress: string;
   readonly format: IngestFormat;
+  /** Who reads the push: pushgate's native reader thread, or Node (JavaScript). */
+  readonly ingest: IngestPath;
 }
+
+export type IngestPath = 'native' | 'node';
 
 /** What the API shows about a stream: the same description for /v1/streams and logs. */
 export interface StreamDescription {
@@ -23,7 +27,7 @@ export interface StreamDescription {
   readonly bytesIn: number;
   readonly framesIn: number;
   readonly readers: number;
-  readonly publisher: { remoteAddress: string } | null;
+  readonly publisher: { remoteAddress: string; ingest: IngestPath } | null;
   readonly liveSince: string | null;
 }
 
@@ -40,6 +44,8 @@ export class Stream {
   graceTimer: NodeJS.Timeout | undefined;
   bytesIn = 0;
   framesIn = 0;
+  /** Brings bytesIn/framesIn up to date, for a publisher counted elsewhere (the native ingest). */
+  refreshCounters: (() => void) | undefined;
   readonly #clock: Clock;
   // Bitrate of the last complete window: stable enough to read, cheap to keep.
   #windowStart = 0;
@@ -80,6 +86,7 @@ export class Stream {
   }
 
   describe(): StreamDescription {
+    this.refreshCounters?.();
     const video = this.tracks?.video;
     const audio = this.tracks?.audio;
     return {
@@ -94,7 +101,7 @@ export class Stream {
       bytesIn: this.bytesIn,
       framesIn: this.framesIn,
       readers: this.output?.readerCount ?? 0,
-      publisher: this.publisher ? { remoteAddress: this.publisher.remoteAddress } : null,
+      publisher: this.publisher ? { remoteAddress: this.publisher.remoteAddress, ingest: this.publisher.ingest } : null,
       liveSince: this.liveSince?.toISOString() ?? null,
     };
   }

@@ -11,10 +11,11 @@
 // pinned), so unit timestamps are running times as they are.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import type { StreamOutput } from '../core/media-engine';
+import type { DirectFeeder, StreamOutput } from '../core/media-engine';
 import type { AudioTrack, StreamTracks, TimedUnit, VideoTrack } from '../core/media';
 import { epochNs } from '../core/clock';
 import { BusRelay } from './bus-relay';
+import { NativeIngest } from './native-ingest';
 import { addAndLink, bufferFrom, capsFromString, makeElement, postStreamError, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
 import { Gst, GstApp, GstRtsp, GstRtspServer, registerClass } from './runtime';
@@ -85,6 +86,8 @@ export class StreamMedia implements StreamOutput {
   #busRelay: BusRelay | undefined;
   readonly #busTimer: NodeJS.Timeout;
   #mediaSerial = 0;
+  /** The native ingest feeding the video appsrc itself, while one does. */
+  #feeder: NativeIngest | undefined;
   #mounted = false;
   #closed = false;
   #released = false;
@@ -134,12 +137,25 @@ export class StreamMedia implements StreamOutput {
     if (flow === Gst.FlowReturn.OK) {
       if (unit.kind === 'video') feed.flowing = true;
     } else if (feed.flowing) {
-      // The last reader left and the media was unprepared (or it failed); the next reader gets a new one.
-      this.#forgetMedia();
-      this.#feed = undefined;
-      this.#pipeline = undefined;
-      this.#log.debug({ flow: Gst.FlowReturn[flow] ?? flow }, 'RTSP media stopped: no readers left');
+      this.#feedStopped(Gst.FlowReturn[flow] ?? String(flow));
     }
+  }
+
+  attachFeeder(feeder: DirectFeeder | undefined): void {
+    const previous = this.#feeder;
+    this.#feeder = feeder instanceof NativeIngest && !this.#closed ? feeder : undefined;
+    if (previous && previous !== this.#feeder && previous.detach() && this.#feed) this.#feed.flowing = true;
+    if (!this.#feeder) return;
+    this.#feeder.onTargetLost = () => this.#feedStopped('refused by appsrc');
+    this.#feeder.setTarget(this.#feed?.video, this.#feed?.flowing ?? false);
+  }
+
+  /** The last reader left and the media was unprepared (or it failed); the next reader gets a new one. */
+  #feedStopped(flow: string): void {
+    this.#forgetMedia();
+    this.#feed = undefined;
+    this.#pipeline = undefined;
+    this.#log.debug({ flow }, 'RTSP media stopped: no readers left');
   }
 
   setMounted(mounted: boolean): void {
@@ -154,6 +170,7 @@ export class StreamMedia implements StreamOutput {
   close(reason: string): void {
     if (this.#closed) return;
     this.#log.info({ reason, readers: this.readerCount }, 'ending stream for its readers');
+    this.attachFeeder(undefined);
     this.#mount(false);
     this.#closed = true;
     if (this.#feed && !this.#feed.flowing) {
@@ -176,6 +193,8 @@ export class StreamMedia implements StreamOutput {
     // The factory's callbacks reference this object: unhook them so both can be freed.
     this.#factory.buildBin = undefined;
     this.#factory.disconnect(this.#configureHandler);
+    this.#feeder?.detach();
+    this.#feeder = undefined;
     this.#server.closeSessions(this.#binPrefix);
     this.#forgetMedia();
     this.#pipeline?.setState(Gst.State.NULL);
@@ -225,6 +244,7 @@ export class StreamMedia implements StreamOutput {
     const video = buildVideoBranch(bin, this.#tracks.video, id);
     const audio = this.#tracks.audio ? buildAudioBranch(bin, this.#tracks.audio, id) : undefined;
     this.#feed = { video, audio, flowing: false };
+    this.#feeder?.setTarget(video, false);
     this.#busRelay?.drain(this.#log);
     this.#busRelay = BusRelay.create(`bus-${id}`);
     if (this.#busRelay && !bin.add(this.#busRelay.element)) this.#busRelay = undefined;

@@ -2,7 +2,7 @@
 // With TLS, pushgate runs two of these (plain and HTTPS) on the same registry: each closes,
 // and answers its own pushes with 503, on its own.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type RequestListener } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
 import type { Authorizer } from '../auth/authorizer';
@@ -14,6 +14,8 @@ import { registerAccessHook } from './access-hook';
 import { registerApiRoutes } from './api-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
+import { createRawPushServer } from './raw-push';
+import type { OpenNativeReader } from '../ingest/native-push';
 
 export interface HttpServerOptions {
   readonly registry: StreamRegistry;
@@ -25,6 +27,8 @@ export interface HttpServerOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly limits: HttpLimits;
   readonly authorizer: Authorizer;
+  /** Read raw H.264/H.265 pushes over plain HTTP natively (none: all in JavaScript). */
+  readonly openNativeReader?: OpenNativeReader;
 }
 
 export interface HttpLimits {
@@ -55,11 +59,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     headersTimeout: options.limits.headerTimeoutMs,
     connectionsCheckingInterval: CONNECTION_CHECK_MS,
   };
+  // Raw pushes over plain HTTP can be handed to the native reader; over TLS the bytes on the
+  // socket are encrypted, so Node reads them.
+  const openNativeReader = options.tls ? undefined : options.openNativeReader;
   const app = Fastify({
     loggerInstance: httpLogger,
     // An https.Server serves the same IncomingMessage/ServerResponse as an http.Server: the
     // routes are the same, so the instance keeps Fastify's default (plain) server typing.
-    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key, ...serverLimits } } : { http: serverLimits }),
+    ...(options.tls
+      ? { https: { cert: options.tls.cert, key: options.tls.key, ...serverLimits } }
+      : openNativeReader
+        ? { serverFactory: (handler: RequestListener) => createRawPushServer(serverLimits, handler) }
+        : { http: serverLimits }),
     requestTimeout: 0,
     connectionTimeout: 0,
     forceCloseConnections: 'idle',
@@ -76,6 +87,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     logger: options.logger.child({ module: 'push' }),
     idleTimeoutMs: options.idleTimeoutMs,
     publisherQuota: options.limits.publisherQuota,
+    ...(openNativeReader && { openNativeReader }),
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
   app.server.maxConnections = options.limits.maxConnections;

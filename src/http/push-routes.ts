@@ -9,8 +9,10 @@ import { PushgateError } from '../core/errors';
 import { parseStreamName } from '../core/stream-name';
 import type { StreamRegistry } from '../core/stream-registry';
 import { formatFromContentType } from '../ingest/content-type';
+import { runNativePush, type OpenNativeReader } from '../ingest/native-push';
 import { PushFailure, runPush } from '../ingest/push-session';
 import { sendError } from './error-reply';
+import { rawPushOf } from './raw-push';
 
 export interface PushRoutesOptions {
   readonly registry: StreamRegistry;
@@ -19,6 +21,8 @@ export interface PushRoutesOptions {
   readonly idleTimeoutMs: number;
   /** Pushes at once per source address, shared by the HTTP and HTTPS listeners. */
   readonly publisherQuota: AddressQuota;
+  /** Reads raw H.264/H.265 bodies handed over by the server (raw-push.ts) natively. */
+  readonly openNativeReader?: OpenNativeReader;
 }
 
 export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOptions): void {
@@ -36,6 +40,9 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
   const handler = async (request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     // After an error the rest of the body is unwanted: close rather than drain it.
     reply.header('connection', 'close');
+    const raw = rawPushOf(request.raw);
+    // Node reads the connection again once nothing else does, to see the publisher close it.
+    if (raw) reply.raw.once('finish', raw.resumeReading);
     let name: string;
     let format;
     let release: () => void;
@@ -52,10 +59,14 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     // Whatever ends the push before its body ends, the publisher should read the answer.
     closeGently(request.raw.socket);
     try {
-      const summary = await runPush(
-        { name, format, remoteAddress: request.ip, body: request.raw, signal: abort.signal },
-        { registry: options.registry, clock: options.clock, logger: options.logger, idleTimeoutMs: options.idleTimeoutMs },
-      );
+      const deps = { registry: options.registry, clock: options.clock, logger: options.logger, idleTimeoutMs: options.idleTimeoutMs };
+      const summary =
+        raw && options.openNativeReader && (format === 'h264' || format === 'h265')
+          ? await runNativePush(
+              { name, codec: format, remoteAddress: request.ip, body: raw.body, signal: abort.signal },
+              { ...deps, openReader: options.openNativeReader },
+            )
+          : await runPush({ name, format, remoteAddress: request.ip, body: request.raw, signal: abort.signal }, deps);
       return reply.code(200).send(summary);
     } catch (err) {
       return sendError(reply, err, err instanceof PushFailure ? { push: err.summary } : {});

@@ -7,7 +7,7 @@ import { MS } from '../core/clock';
 import { PushgateError, isPushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { IngestFormat } from '../core/stream';
-import type { StreamRegistry } from '../core/stream-registry';
+import type { Publication, StreamRegistry } from '../core/stream-registry';
 import { createIngester } from './ingester';
 import { SUPPORTED_CONTENT_TYPES } from './content-type';
 import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
@@ -66,7 +66,7 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     throw error;
   }
   const { format, head } = sniffed;
-  const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format });
+  const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format, ingest: 'node' });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
   const ingester = createIngester(format, {
     tracks: (tracks) => publication.start(tracks),
@@ -85,6 +85,7 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     ingester.push(chunk, clock.now());
   };
 
+  let error: PushgateError | undefined;
   try {
     head.forEach(accept);
     for (let chunk = await chunks.next(bytes); chunk; chunk = await chunks.next(bytes)) {
@@ -98,22 +99,29 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     }
     // The last second of an upload sent faster than real time still plays in real time.
     await pacer.drained();
-    pacer.close();
-    publication.end({ kind: 'ended' });
-    const result = summary();
-    log.info(result, 'push finished');
-    return result;
   } catch (err) {
-    pacer.close();
-    const error = asPushError(err, bytes);
-    // A dropped connection may come back within the grace period; bad input may not.
-    publication.end(error.code === 'PUSH_ABORTED' ? { kind: 'ended' } : { kind: 'failed', reason: error.message });
-    const result = summary();
-    log.warn({ ...result, code: error.code, err: error.message }, 'push failed');
-    throw new PushFailure(error, result);
+    error = asPushError(err, bytes);
   } finally {
+    pacer.close();
     chunks.stop();
   }
+  return concludePush(publication, log, summary(), error);
+}
+
+/**
+ * Ends the publication the way its push ended and logs it; returns the summary the publisher
+ * is answered with, or throws it inside a PushFailure. A dropped connection may come back
+ * within the grace period; bad input may not.
+ */
+export function concludePush(publication: Publication, log: Logger, summary: PushSummary, error: PushgateError | undefined): PushSummary {
+  if (!error) {
+    publication.end({ kind: 'ended' });
+    log.info(summary, 'push finished');
+    return summary;
+  }
+  publication.end(error.code === 'PUSH_ABORTED' ? { kind: 'ended' } : { kind: 'failed', reason: error.message });
+  log.warn({ ...summary, code: error.code, err: error.message }, 'push failed');
+  throw new PushFailure(error, summary);
 }
 
 /**
@@ -233,7 +241,7 @@ async function sniff(chunks: BodyReader): Promise<{ format: IngestFormat; head: 
   }
 }
 
-function asPushError(err: unknown, bytes: number): PushgateError {
+export function asPushError(err: unknown, bytes: number): PushgateError {
   if (isPushgateError(err)) return err;
   return new PushgateError(
     'PUSH_ABORTED',

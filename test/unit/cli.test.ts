@@ -24,6 +24,13 @@ void test('a bad value is refused with a message naming the option and what was 
   assert.throws(() => parseCli([], { PUSHGATE_DEMO: 'maybe' }), (err: unknown) => err instanceof ConfigError && /--demo/.test(err.message));
 });
 
+void test('--native-ingest is on by default and takes on/off', () => {
+  assert.equal(defaultConfig.nativeIngest, true);
+  assert.equal(parseCli(['--native-ingest', 'off'], {}).nativeIngest, false);
+  assert.equal(parseCli([], { PUSHGATE_NATIVE_INGEST: 'no' }).nativeIngest, false);
+  assert.throws(() => parseCli(['--native-ingest', 'maybe'], {}), (err: unknown) => err instanceof ConfigError && /--native-ingest/.test(err.message));
+});
+
 void test('--fast-start takes always (or on), watched or off', () => {
   assert.equal(defaultConfig.fastStart, 'always');
   assert.equal(parseCli(['--fast-start', 'on'], {}).fastStart, 'always');

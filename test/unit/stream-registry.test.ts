@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { MS } from '../../src/core/clock';
 import { PushgateError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
-import type { MediaEngine, StreamOutput } from '../../src/core/media-engine';
+import type { DirectFeeder, MediaEngine, StreamOutput } from '../../src/core/media-engine';
 import type { StreamTracks, TimedUnit } from '../../src/core/media';
 import { StreamRegistry } from '../../src/core/stream-registry';
 import { FakeClock } from './helpers/fake-clock';
@@ -13,6 +13,10 @@ class FakeOutput implements StreamOutput {
   mounted = true;
   closedWith: string | undefined;
   units: TimedUnit[] = [];
+  feeder: DirectFeeder | undefined;
+  attachFeeder(feeder: DirectFeeder | undefined): void {
+    this.feeder = feeder;
+  }
   write(unit: TimedUnit): void {
     this.units.push(unit);
   }
@@ -36,7 +40,7 @@ class FakeEngine implements MediaEngine {
 
 const HD: StreamTracks = { video: { kind: 'video', codec: 'h264', width: 1280, height: 720, frameRate: 30 } };
 const SD: StreamTracks = { video: { kind: 'video', codec: 'h264', width: 640, height: 360, frameRate: 30 } };
-const publisher = { remoteAddress: '10.0.0.1', format: 'h264' as const };
+const publisher = { remoteAddress: '10.0.0.1', format: 'h264' as const, ingest: 'node' as const };
 const frame: TimedUnit = { kind: 'video', data: new Uint8Array(10), keyframe: true, pts: 0, dts: 0, duration: 33 * MS };
 
 function setup(graceMs = 5000): { registry: StreamRegistry; engine: FakeEngine } {

@@ -35,7 +35,7 @@ export interface StreamInfo {
   readonly bytesIn: number;
   readonly framesIn: number;
   readonly readers: number;
-  readonly publisher: { remoteAddress: string } | null;
+  readonly publisher: { remoteAddress: string; ingest: 'native' | 'node' } | null;
   readonly liveSince: string | null;
 }
 
