@@ -33,6 +33,8 @@ export interface ReadersSummary {
   readonly machineBusyPercent: number;
   /** pushgate's CPU over the limit's (pushgate rows only). */
   readonly cpuRatio: number | undefined;
+  /** Why no ratio is given although both sides ran: they did not deliver the same work. */
+  readonly cpuRatioWithheld?: string;
   readonly failures: readonly string[];
   readonly errors: readonly string[];
 }
@@ -82,13 +84,24 @@ export function summarizeReaders(scenario: string, description: string, side: Si
   };
 }
 
-/** Fills in pushgate's CPU ratio to the limit in each scenario that has both. */
+/** A side that delivered less than this share of the other's data did different work. */
+const COMPARABLE_DELIVERY = 0.9;
+
+/**
+ * Fills in pushgate's CPU ratio to the limit in each scenario that has both, unless one side
+ * delivered much less data than the other (a failed round: a CPU ratio would mean nothing).
+ */
 export function withCpuRatios(summaries: readonly ReadersSummary[]): ReadersSummary[] {
   return summaries.map((summary) => {
     if (summary.side !== 'pushgate') return summary;
     const limit = summaries.find((other) => other.scenario === summary.scenario && other.side === 'limit');
-    const ratio = limit && limit.serverCpuPercent > 0 ? summary.serverCpuPercent / limit.serverCpuPercent : undefined;
-    return { ...summary, cpuRatio: ratio };
+    if (!limit || !(limit.serverCpuPercent > 0)) return { ...summary, cpuRatio: undefined };
+    const [less, more] = [summary.receivedMbps, limit.receivedMbps].sort((a, b) => a - b) as [number, number];
+    if (more > 0 && less / more < COMPARABLE_DELIVERY) {
+      const short = summary.receivedMbps < limit.receivedMbps ? 'pushgate' : 'limit';
+      return { ...summary, cpuRatio: undefined, cpuRatioWithheld: `${short} got ${Math.round((100 * less) / more)} %` };
+    }
+    return { ...summary, cpuRatio: summary.serverCpuPercent / limit.serverCpuPercent };
   });
 }
 
@@ -121,7 +134,7 @@ export function readersTable(summaries: readonly ReadersSummary[]): string {
       fixed(s.lossPercent, 2),
       keyframe,
       Number.isFinite(s.latencyP50Ms) ? `${fixed(s.latencyP50Ms, 1)}/${fixed(s.latencyP95Ms, 1)}/${fixed(s.latencyMaxMs, 1)}` : '',
-      s.cpuRatio === undefined ? '' : `${fixed(s.cpuRatio, 2)}x`,
+      s.cpuRatio === undefined ? (s.cpuRatioWithheld ? `none: ${s.cpuRatioWithheld}` : '') : `${fixed(s.cpuRatio, 2)}x`,
       client,
     ];
   });
