@@ -93,7 +93,6 @@ typedef struct
   gboolean au_has_vcl, au_keyframe;
   gint64 ps_start[MAX_PARAMETER_SETS], ps_end[MAX_PARAMETER_SETS];
   gint ps_count;
-  guint64 units;
 } Framer;
 
 #define PG_TYPE_INGEST (pg_ingest_get_type ())
@@ -143,7 +142,8 @@ struct _PgIngest
   gint chunk_digits;
   gsize chunk_text;             /* bytes of the current extension or trailer section */
   guint64 body_left;            /* Content-Length bodies */
-  gboolean body_done;
+  gboolean body_done;            /* the body's last byte was decoded */
+  gboolean body_over;           /* ... and the framer flushed: read no more */
 };
 
 enum
@@ -612,10 +612,9 @@ emit_unit (PgIngest * self)
   Framer *f = &self->framer;
   gsize size = f->au_end - f->au_start;
   gboolean keyframe = f->au_keyframe;
-  f->units++;
 
   g_mutex_lock (&self->lock);
-  self->frames = f->units;
+  self->frames++;
   if (f->ps_count > 0) {
     GByteArray *sets = g_byte_array_new ();
     static const guint8 start_code[4] = { 0, 0, 0, 1 };
@@ -812,15 +811,12 @@ run (gpointer data)
     gint64 now = gateway_now (self);
     take_clock_settings (self);
     gint64 next_due = release_due (self, now);
-    if (self->body_done) {
+    if (self->body_done && !self->body_over) {
       if (!frame_end (self))
         break;
-      self->body_done = FALSE;
-      self->chunk_state = CH_DONE;
-      self->body_left = 0;
-      self->content_length = -2;  /* read no more */
+      self->body_over = TRUE;
     }
-    gboolean body_over = self->content_length == -2;
+    gboolean body_over = self->body_over;
     g_mutex_lock (&self->lock);
     gboolean started = self->started, begun = self->begun;
     g_mutex_unlock (&self->lock);

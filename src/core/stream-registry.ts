@@ -136,7 +136,6 @@ export class Publication {
   readonly #stream: Stream;
   #started = false;
   #ended = false;
-  #feeder: DirectFeeder | undefined;
 
   constructor(registry: StreamRegistry, stream: Stream) {
     this.#registry = registry;
@@ -178,9 +177,7 @@ export class Publication {
 
   /** Once started: `feeder` feeds the stream's output itself until the publication ends. */
   attachFeeder(feeder: DirectFeeder): void {
-    if (!this.#started || this.#ended) return;
-    this.#feeder = feeder;
-    this.#stream.output?.attachFeeder(feeder);
+    if (this.#started && !this.#ended) this.#stream.output?.attachFeeder(feeder);
   }
 
   /** Idempotent: the first outcome wins. */
@@ -188,8 +185,7 @@ export class Publication {
     if (this.#ended) return;
     this.#ended = true;
     // The output outlives this publication (grace period): it must not keep its feeder.
-    if (this.#feeder) this.#stream.output?.attachFeeder(undefined);
-    this.#feeder = undefined;
+    this.#stream.output?.attachFeeder(undefined);
     this.#stream.refreshCounters = undefined;
     this.#registry.endPublication(this.#stream, outcome);
   }

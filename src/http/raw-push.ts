@@ -14,7 +14,6 @@ import type { RawPushBody } from '../ingest/native-push';
 /** What the push route gets with a handed-over request. */
 export interface RawPush {
   readonly body: RawPushBody;
-  readonly socket: Socket;
   /** Node reads the connection again (only once the native reader has let it go). */
   readonly resumeReading: () => void;
 }
@@ -81,7 +80,6 @@ export function createRawPushServer(options: ServerOptions, handler: RequestList
           head,
           contentLength: request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']),
         },
-        socket,
         resumeReading: () => socket.resume(),
       });
     }

@@ -2,14 +2,14 @@
 // the stream's output on a thread of its own (src/gst/native-ingest.ts). Node only acts on its
 // few events: the first keyframe (the stream goes live), a new SPS (its frame rate), the end.
 // Same outcomes, errors and summary as a push read in JavaScript (push-session.ts).
-import type { Clock } from '../core/clock';
+import { MS, type Clock } from '../core/clock';
 import { PushgateError, isPushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { VideoCodec, VideoTrack } from '../core/media';
 import type { DirectFeeder } from '../core/media-engine';
 import type { StreamRegistry } from '../core/stream-registry';
-import { parseH264Sps } from './h264';
-import { parseH265Sps } from './h265';
+import { H264NalType, h264NalType, parseH264Sps } from './h264';
+import { H265NalType, h265NalType, parseH265Sps } from './h265';
 import { asPushError, concludePush, type PushSummary } from './push-session';
 
 /** The request body, left unread by Node after the request head. */
@@ -136,7 +136,7 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
   const summary: PushSummary = {
     stream: request.name,
     bytes: reader.bytes,
-    durationMs: Math.round((clock.now() - startedAt) / 1e6),
+    durationMs: Math.round((clock.now() - startedAt) / MS),
     frames: reader.frames,
   };
   return concludePush(publication, log, summary, error);
@@ -163,8 +163,8 @@ function outcomeError(reader: NativeReader, started: boolean, idleTimeoutMs: num
 export function trackFromParameterSets(codec: VideoCodec, parameterSets: Uint8Array): VideoTrack {
   for (const nal of splitAnnexB(parameterSets)) {
     const header = nal[0] ?? 0;
-    if (codec === 'h264' && (header & 0x1f) === 7) return parseH264Sps(nal);
-    if (codec === 'h265' && ((header >> 1) & 0x3f) === 33) return parseH265Sps(nal);
+    if (codec === 'h264' && h264NalType(header) === H264NalType.SPS) return parseH264Sps(nal);
+    if (codec === 'h265' && h265NalType(header) === H265NalType.SPS) return parseH265Sps(nal);
   }
   throw new PushgateError('INVALID_MEDIA', `no ${codec === 'h264' ? 'H.264' : 'H.265'} SPS among the parameter sets`);
 }
