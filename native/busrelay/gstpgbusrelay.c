@@ -5,8 +5,10 @@
  * JavaScript handler there would make that thread wait for Node (node-gtk), and deadlock when
  * Node itself waits for the media. So this element, added (unlinked) to a media's bin, copies
  * errors, warnings, end of stream and the pipeline's own state changes into a small queue from
- * the posting thread (the bus's sync-message signal, handled here in C), and Node drains the
- * queue from a main-loop timer by reading the "messages" property.
+ * the posting thread (the bus's sync-message signal, handled here in C). When news lands in an
+ * empty queue, the "pending" signal is emitted on the default main context (Node's thread, from
+ * an idle source), and Node drains the queue by reading the "messages" property. So Node wakes
+ * up only when a pipeline has something to say, not on a timer per stream.
  *
  * "messages" returns one line per message, tab-separated: kind (error, warning, eos, state),
  * the source element's name, the text (for state: "FROM->TO"), and the debug string.
@@ -31,6 +33,7 @@ struct _PgBusRelay
   GstBus *bus;                  /* the top-level pipeline's bus while READY or above */
   GstElement *pipeline;         /* not owned: it owns us */
   gulong handler;
+  gboolean pending;             /* a "pending" emission is scheduled and the queue not read since */
 };
 
 enum
@@ -38,6 +41,14 @@ enum
   PROP_0,
   PROP_MESSAGES,
 };
+
+enum
+{
+  SIGNAL_PENDING,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (PgBusRelay, pg_bus_relay, GST_TYPE_ELEMENT);
 
@@ -48,6 +59,13 @@ append_field (GString * out, const gchar * text)
   g_string_append_c (out, '\t');
   for (const gchar * c = text ? text : ""; *c; c++)
     g_string_append_c (out, (*c == '\t' || *c == '\n' || *c == '\r') ? ' ' : *c);
+}
+
+static gboolean
+emit_pending (gpointer data)
+{
+  g_signal_emit (data, signals[SIGNAL_PENDING], 0);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -86,6 +104,10 @@ on_sync_message (GstBus * bus, GstMessage * message, PgBusRelay * self)
     text = g_strdup (error->message);
 
   g_mutex_lock (&self->lock);
+  if (!self->pending) {
+    self->pending = TRUE;
+    g_idle_add_full (G_PRIORITY_DEFAULT, emit_pending, g_object_ref (self), g_object_unref);
+  }
   if (self->queue->len < MAX_QUEUED_BYTES) {
     g_string_append (self->queue, kind);
     append_field (self->queue, GST_MESSAGE_SRC_NAME (message));
@@ -169,6 +191,7 @@ pg_bus_relay_get_property (GObject * object, guint id, GValue * value,
   }
   g_value_set_string (value, self->queue->str);
   g_string_truncate (self->queue, 0);
+  self->pending = FALSE;
   g_mutex_unlock (&self->lock);
 }
 
@@ -197,6 +220,9 @@ pg_bus_relay_class_init (PgBusRelayClass * klass)
       g_param_spec_string ("messages", "Messages",
           "Bus messages since the last read, one per line, tab-separated (reading drains them)",
           "", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  signals[SIGNAL_PENDING] = g_signal_new ("pending", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 
   gst_element_class_set_static_metadata (element_class, "Bus relay",
       "Generic", "Queues a pipeline's bus messages for another thread to read",

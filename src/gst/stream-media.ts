@@ -30,8 +30,6 @@ const APPSRC_MAX_TIME_NS = 300_000_000;
 const APPSRC_MAX_BYTES = 8 * 1024 * 1024;
 /** Time for end of stream (RTCP BYE) to reach readers before their connections close. */
 const EOS_LINGER_MS = 300;
-/** How often bus messages of the media pipeline are taken over to Node's thread and logged. */
-const BUS_DRAIN_MS = 250;
 
 /** The appsrcs of one media pipeline, from its creation until the pipeline stops. */
 interface Feed {
@@ -84,7 +82,6 @@ export class StreamMedia implements StreamOutput {
   #media: Media | undefined;
   /** The bus relay of the newest media pipeline; outlives its feed so its last messages are logged. */
   #busRelay: BusRelay | undefined;
-  readonly #busTimer: NodeJS.Timeout;
   #mediaSerial = 0;
   /** The native ingest feeding the video appsrc itself, while one does. */
   #feeder: NativeIngest | undefined;
@@ -109,7 +106,6 @@ export class StreamMedia implements StreamOutput {
     this.#factory.buildBin = () => this.#buildBin();
     this.#factory.streamName = name;
     this.#configureHandler = this.#factory.connect('media-configure', (media: Media) => this.#configure(media));
-    this.#busTimer = setInterval(() => this.#busRelay?.drain(this.#log), BUS_DRAIN_MS);
     this.#mount(true);
   }
 
@@ -200,8 +196,7 @@ export class StreamMedia implements StreamOutput {
     this.#pipeline?.setState(Gst.State.NULL);
     this.#pipeline = undefined;
     this.#feed = undefined;
-    clearInterval(this.#busTimer);
-    this.#busRelay?.drain(this.#log);
+    this.#busRelay?.close(this.#log);
     this.#busRelay = undefined;
     this.#onReleased();
     this.#log.debug('RTSP media released');
@@ -245,9 +240,10 @@ export class StreamMedia implements StreamOutput {
     const audio = this.#tracks.audio ? buildAudioBranch(bin, this.#tracks.audio, id) : undefined;
     this.#feed = { video, audio, flowing: false };
     this.#feeder?.setTarget(video, false);
-    this.#busRelay?.drain(this.#log);
+    this.#busRelay?.close(this.#log);
     this.#busRelay = BusRelay.create(`bus-${id}`);
     if (this.#busRelay && !bin.add(this.#busRelay.element)) this.#busRelay = undefined;
+    this.#busRelay?.watch(this.#log);
     this.#log.debug({ media: id }, 'building RTSP media pipeline');
     return bin;
   }

@@ -2,10 +2,11 @@
 // Node's thread, where pushgate logs them with the stream they belong to.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { logBusMessage } from '../../src/gst/bus-log';
 import { BusRelay, parseRelayed } from '../../src/gst/bus-relay';
 import { addAndLink, makeElement } from '../../src/gst/elements';
-import { Gst } from '../../src/gst/runtime';
+import { GLib, Gst } from '../../src/gst/runtime';
 import { recordingLogger, type Logged } from './helpers/recording-logger';
 
 void test('the native pgbusrelay plugin is built and found', () => {
@@ -34,6 +35,44 @@ void test('an error inside a bin reaches Node with its element, text and debug; 
     // Reading drains: nothing is handed over twice.
     assert.deepEqual(relay.drain(recordingLogger([])), []);
   } finally {
+    pipeline.setState(Gst.State.NULL);
+  }
+});
+
+const mainContext = GLib.MainContext.default();
+
+void test('a watched relay logs what its pipeline posts on its own, once per message, and a closed one no longer does', async () => {
+  const pipeline = new Gst.Pipeline({ name: 'watch-test' });
+  const bin = new Gst.Bin({ name: 'bin-watch-test' });
+  const relay = BusRelay.create('bus-watch-test');
+  assert.ok(relay);
+  bin.add(relay.element);
+  addAndLink(bin, [makeElement('filesrc', 'src-watch-missing', { location: '/nonexistent/pushgate/watched' }), makeElement('fakesink', 'sink-watch-test')]);
+  pipeline.add(bin);
+  const lines: Logged[] = [];
+  const log = recordingLogger(lines);
+  relay.watch(log);
+  try {
+    assert.equal(pipeline.setState(Gst.State.PAUSED), Gst.StateChangeReturn.FAILURE);
+    // Nothing drains here: the element signals Node's thread, from the main loop (which the
+    // gateway runs; here the test turns it).
+    assert.equal(lines.length, 0, 'logged before the main loop ran');
+    for (let i = 0; i < 100 && !lines.some((l) => l.level === 'error'); i++) {
+      while (mainContext.iteration(false));
+      await delay(20);
+    }
+    const errors = lines.filter((l) => l.level === 'error');
+    assert.ok(errors.length > 0 && errors.every((l) => l.fields.element === 'src-watch-missing'), JSON.stringify(lines));
+    assert.equal(new Set(lines.map((l) => JSON.stringify(l))).size, lines.length, 'each message logged once');
+    relay.close(log);
+    const logged = lines.length;
+    pipeline.setState(Gst.State.NULL);
+    assert.equal(pipeline.setState(Gst.State.PAUSED), Gst.StateChangeReturn.FAILURE);
+    await delay(100);
+    while (mainContext.iteration(false));
+    assert.equal(lines.length, logged, `logged after close: ${JSON.stringify(lines.slice(logged))}`);
+  } finally {
+    relay.close(log);
     pipeline.setState(Gst.State.NULL);
   }
 });
