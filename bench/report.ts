@@ -1,5 +1,6 @@
 // Turns runs into the benchmark's summary: one row per scenario and side (rounds pooled), the
-// pushgate/limit CPU ratio, and Markdown tables for the terminal and docs/benchmarks.md.
+// pushgate/limit CPU ratio (the median of the rounds' ratios), and Markdown tables for the
+// terminal and docs/benchmarks.md.
 import type { ChurnRun, IdleRun, ReadersRun } from './runs';
 import type { Side } from './servers';
 
@@ -15,6 +16,8 @@ export interface ReadersSummary {
   /** Lowest count of playing readers over the rounds. */
   readonly playing: number;
   readonly serverCpuPercent: number;
+  /** Server CPU of each round that ran, by round number: the ratio pairs the sides' rounds. */
+  readonly roundCpuPercents: readonly { readonly round: number; readonly cpuPercent: number }[];
   readonly peakRssMb: number;
   /** Received by all readers together, mean over the rounds. */
   readonly receivedMbps: number;
@@ -31,8 +34,14 @@ export interface ReadersSummary {
   readonly clientBusiestProcessCpuPercent: number;
   readonly clientSaturated: boolean;
   readonly machineBusyPercent: number;
-  /** pushgate's CPU over the limit's (pushgate rows only). */
+  /**
+   * pushgate's CPU over the limit's (pushgate rows only): the median over rounds of each round's
+   * ratio. A round runs both sides back to back, so a burst of load from a neighbour on this
+   * shared machine skews one round's ratio, not the result.
+   */
   readonly cpuRatio: number | undefined;
+  /** The lowest and highest of the rounds' ratios. */
+  readonly cpuRatioRange?: readonly [number, number];
   /** Why no ratio is given although both sides ran: they did not deliver the same work. */
   readonly cpuRatioWithheld?: string;
   readonly failures: readonly string[];
@@ -64,6 +73,7 @@ export function summarizeReaders(scenario: string, description: string, side: Si
     readers: runs[0]?.readers ?? 0,
     playing: runs.length ? Math.min(...runs.map((run) => run.playing)) : 0,
     serverCpuPercent: windowS > 0 ? (100 * cpuSeconds) / windowS : NaN,
+    roundCpuPercents: runs.map((run) => ({ round: run.round, cpuPercent: run.serverCpuPercent })),
     peakRssMb: runs.length ? Math.max(...runs.map((run) => run.peakRssMb)) : NaN,
     receivedMbps: mean(runs.map((run) => (8 * run.bytes) / run.windowS / 1e6)),
     lossPercent: packets + lost > 0 ? (100 * lost) / (packets + lost) : NaN,
@@ -101,11 +111,28 @@ export function withCpuRatios(summaries: readonly ReadersSummary[]): ReadersSumm
       const short = summary.receivedMbps < limit.receivedMbps ? 'pushgate' : 'limit';
       return { ...summary, cpuRatio: undefined, cpuRatioWithheld: `${short} got ${Math.round((100 * less) / more)} %` };
     }
-    return { ...summary, cpuRatio: summary.serverCpuPercent / limit.serverCpuPercent };
+    const ratios = summary.roundCpuPercents.flatMap(({ round, cpuPercent }) => {
+      const other = limit.roundCpuPercents.find((run) => run.round === round)?.cpuPercent;
+      return other && other > 0 ? [cpuPercent / other] : [];
+    });
+    if (!ratios.length) return { ...summary, cpuRatio: summary.serverCpuPercent / limit.serverCpuPercent };
+    return { ...summary, cpuRatio: median(ratios), cpuRatioRange: [Math.min(...ratios), Math.max(...ratios)] };
   });
 }
 
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 // ---- formatting ----
+
+function ratioCell(ratio: number, range: readonly [number, number] | undefined): string {
+  const spread = range && range[0] !== range[1] ? ` (${fixed(range[0], 2)}–${fixed(range[1], 2)})` : '';
+  return `${fixed(ratio, 2)}x${spread}`;
+}
 
 function fixed(value: number | undefined, digits: number): string {
   return value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits);
@@ -134,7 +161,7 @@ export function readersTable(summaries: readonly ReadersSummary[]): string {
       fixed(s.lossPercent, 2),
       keyframe,
       Number.isFinite(s.latencyP50Ms) ? `${fixed(s.latencyP50Ms, 1)}/${fixed(s.latencyP95Ms, 1)}/${fixed(s.latencyMaxMs, 1)}` : '',
-      s.cpuRatio === undefined ? (s.cpuRatioWithheld ? `none: ${s.cpuRatioWithheld}` : '') : `${fixed(s.cpuRatio, 2)}x`,
+      s.cpuRatio === undefined ? (s.cpuRatioWithheld ? `none: ${s.cpuRatioWithheld}` : '') : ratioCell(s.cpuRatio, s.cpuRatioRange),
       client,
     ];
   });

@@ -3,7 +3,7 @@
 // machine weighs on both alike. Prints Markdown tables and writes bench/results/latest.json
 // (latest-only.json for a run of some scenarios, --only).
 //
-//   npm run bench -- [--only name,name] [--rounds 2] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]
+//   npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -41,7 +41,7 @@ function readOptions(): Options {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
-      rounds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
       window: { type: 'string', default: '8' },
       settle: { type: 'string', default: '1.5' },
       'pushgate-main': { type: 'string', default: DEFAULT_PUSHGATE_MAIN },
@@ -145,13 +145,16 @@ async function benchChurn(scenario: Extract<Scenario, { kind: 'reader-churn' | '
   return summaries;
 }
 
-/** Climbs the ladder per side and reports the last step held cleanly. */
+/**
+ * Climbs the ladder per side until a step fails, then halves the gap between the last step held
+ * and the first one failed `refinements` times: a coarse ladder alone makes one step 12-14 % of
+ * the result, too coarse for a 90 % target.
+ */
 async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers' }>, settings: RunSettings): Promise<MaxReadersSummary[]> {
   const summaries: MaxReadersSummary[] = [];
   for (const side of scenario.step.sides) {
-    let held = 0;
-    let stoppedBy = 'the top of the ladder';
-    for (const readers of scenario.ladder) {
+    /** Undefined when the step held cleanly, else why not. */
+    const hold = async (readers: number): Promise<string | undefined> => {
       const step = { ...scenario.step, name: `${scenario.name}-${readers}`, readersPerStream: readers };
       try {
         const run = await runReaders(step, side, 0, { ...settings, windowS: scenario.holdS });
@@ -160,17 +163,37 @@ async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers'
         const expectedMbps = (readers * CLIPS[step.clip].kbps) / 1000;
         const receivedMbps = (8 * run.bytes) / run.windowS / 1e6;
         const clean = run.lost === 0 && run.stalled === 0 && run.playing === readers && receivedMbps >= 0.95 * expectedMbps;
-        if (!clean) {
-          stoppedBy =
-            `${readers}: ${run.playing}/${readers} playing, ${run.lost} lost, ${run.stalled} stalled, ` +
-            `${receivedMbps.toFixed(0)} of ${expectedMbps.toFixed(0)} Mbit/s, client ${run.client.busiestProcessCpuPercent.toFixed(0)} % of a core`;
-          break;
-        }
-        held = readers;
+        if (clean) return undefined;
+        return (
+          `${readers}: ${run.playing}/${readers} playing, ${run.lost} lost, ${run.stalled} stalled, ` +
+          `${receivedMbps.toFixed(0)} of ${expectedMbps.toFixed(0)} Mbit/s, client ${run.client.busiestProcessCpuPercent.toFixed(0)} % of a core`
+        );
       } catch (error) {
-        stoppedBy = `${readers}: ${describeError(error)}`;
-        log(`${step.name} ${side} FAILED: ${stoppedBy}`);
+        log(`${step.name} ${side} FAILED: ${describeError(error)}`);
+        return `${readers}: ${describeError(error)}`;
+      }
+    };
+    let held = 0;
+    let failedAt: number | undefined;
+    let stoppedBy = 'the top of the ladder';
+    for (const readers of scenario.ladder) {
+      const failure = await hold(readers);
+      if (failure) {
+        failedAt = readers;
+        stoppedBy = failure;
         break;
+      }
+      held = readers;
+    }
+    for (let i = 0; i < scenario.refinements && held > 0 && failedAt !== undefined; i++) {
+      const readers = Math.round((held + failedAt) / 2);
+      if (readers === held || readers === failedAt) break;
+      const failure = await hold(readers);
+      if (failure) {
+        failedAt = readers;
+        stoppedBy = failure;
+      } else {
+        held = readers;
       }
     }
     summaries.push({ scenario: scenario.name, side, held, stoppedBy });
@@ -216,7 +239,8 @@ async function main(): Promise<void> {
   const summaries = withCpuRatios(readers);
   const durationS = (Date.now() - startedAt.getTime()) / 1000;
   const tables = [
-    `Steady state: ${options.rounds} round(s) of ${options.windowS} s per side, sides alternating; CPU in % of one core.`,
+    `Steady state: ${options.rounds} round(s) of ${options.windowS} s per side, sides alternating; CPU in % of one core; ` +
+      'CPU pg/limit is the median of the rounds\' ratios (lowest–highest in brackets).',
     '',
     readersTable(summaries),
     '',

@@ -69,6 +69,8 @@ export interface MaxReadersScenario {
   readonly description: string;
   /** Climbed until a step loses packets, stalls a reader or fails to connect one. */
   readonly ladder: readonly number[];
+  /** Then the gap between the last step held and the one failed is halved this many times. */
+  readonly refinements: number;
   readonly holdS: number;
   readonly step: ReadersScenario;
 }
@@ -138,8 +140,9 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     kind: 'max-readers',
     name: 'max-readers-tcp',
-    description: 'the most TCP readers of a 1Mbit/s stream held for 30 s, all at the full rate and without loss (ladder of 250)',
-    ladder: [500, 750, 1000, 1250, 1500, 1750, 2000],
+    description: 'the most TCP readers of a 1Mbit/s stream held for 30 s, all at the full rate and without loss (ladder of 250, then two halvings of the last step: to about 63)',
+    ladder: [500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500],
+    refinements: 2,
     holdS: 30,
     step: fanout('max-readers-step', '1M', 500, 'tcp', 2),
   },
