@@ -1,4 +1,5 @@
-/* pgfaststart: fast start for late RTSP/TCP readers of a shared gst-rtsp-server 1.22 media.
+/* pgfaststart: fast start for late RTSP readers (TCP and unicast UDP) of a shared
+ * gst-rtsp-server 1.22 media.
  *
  * The element carries no pads: it is a GObject that the application creates once and gives
  * its GstRTSPServer. Everything that runs per packet or per RTSP signal is here, in C, because
@@ -17,6 +18,12 @@
  * sends the logged packets from a keyframe on through the reader's own transport, one chunk
  * per message-sent; the last chunk is sent with the gate closed and the log quiescent, and
  * the transport goes back to the fan-out, so live packets follow at exactly the next seq.
+ * Per late UDP PLAY the same, except that all UDP readers of a stream share one multiudpsink
+ * (gst-rtsp-server's udpsink[0], on a branch of its own after the tee): play-request takes the
+ * reader out of it, a thread of the prime's own sends the logged packets to the reader's RTP
+ * port through the stream's own RTP socket (the reader sees one sender), paced, and the
+ * hand-over also waits until the udpsink has taken every packet that went past the gate
+ * (a probe on its sink pad), so the packets it sends the reader once it is back are new ones.
  *
  * A media is held (one prepare count, its streams logged) from its first PLAY, or, when the
  * application asks ("warm" action, at go-live), from before any reader: then it is constructed
@@ -42,6 +49,12 @@ GST_DEBUG_CATEGORY_STATIC (pgfs_debug);
 /* Longest a gate may hold the payloader, and longest we wait for quiescence. */
 #define GATE_MAX_HOLD_US (100 * G_TIME_SPAN_MILLISECOND)
 #define QUIESCE_WAIT_US (100 * G_TIME_SPAN_MILLISECOND)
+/* UDP priming has no flow control: UDP_CHUNK_PACKETS every UDP_PACE_US, about 45 Mbit/s with
+ * 1.4 kB packets. The keyframe, first, arrives within milliseconds; a 2 s GOP of 4.5 Mbit/s
+ * takes 0.2 s. A reader that stops reading for 20 ms still loses nothing from a 208 kB socket
+ * buffer (Linux's default), and the bursts stay short for the networks in between. */
+#define UDP_CHUNK_PACKETS 8
+#define UDP_PACE_US (2 * G_TIME_SPAN_MILLISECOND)
 /* Channels nobody uses: the sentinel never sends anything anywhere. */
 #define SENTINEL_CHANNEL 250
 
@@ -83,6 +96,9 @@ struct _Prime
   gboolean counted;             /* counted in log->active_primes */
   gboolean out_of_stream;       /* we took the transport out of the live fan-out */
   gboolean msf_set;             /* our message-sent callback (holding a ref) is installed */
+  /* UDP readers: where their RTP goes, and the socket it goes from (the stream's own). */
+  GSocket *udp_socket;
+  GSocketAddress *udp_dest;
 };
 
 struct _StreamLog
@@ -122,6 +138,13 @@ struct _StreamLog
 
   guint active_primes;
   GThread *send_thread;         /* the stream's TCP send thread, as seen by the sentinel */
+
+  /* The stream's RTP multiudpsink, watched from the first UDP reader's PLAY: what reached it. */
+  GstPad *udp_pad;
+  gulong udp_probe_id;
+  gboolean have_udp_seen;
+  guint16 last_udp_seen;
+  guint udp_idle_serial;        /* bumped each time the udpsink was seen out of its chain */
 };
 
 typedef struct
@@ -462,7 +485,19 @@ gate_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
-/* With log->lock. Waits until every packet that went past the gate is in the log. */
+/* With log->lock: every packet that went past the gate is in the log and, once UDP readers
+ * are watched, at the udpsink. */
+static gboolean
+is_quiescent (StreamLog * log)
+{
+  if (!log->have_passed)
+    return TRUE;
+  if (!log->have_logged || log->last_logged != log->last_passed)
+    return FALSE;
+  return !log->udp_pad || (log->have_udp_seen && log->last_udp_seen == log->last_passed);
+}
+
+/* With log->lock. Waits until is_quiescent. */
 static gboolean
 wait_quiescent (StreamLog * log)
 {
@@ -470,8 +505,7 @@ wait_quiescent (StreamLog * log)
   gboolean ok = TRUE;
 
   log->waiters++;
-  while (!log->detached && log->have_passed
-      && (!log->have_logged || log->last_logged != log->last_passed)) {
+  while (!log->detached && !is_quiescent (log)) {
     if (!g_cond_wait_until (&log->cond, &log->lock, deadline)) {
       ok = FALSE;
       break;
@@ -498,6 +532,167 @@ gate_open (StreamLog * log)
     g_cond_broadcast (&log->cond);
 }
 
+/* ---------- UDP readers ---------- */
+
+static StreamLog *log_ref (StreamLog * log);
+static void log_unref (gpointer data);
+
+/* On the udpsink's streaming thread. */
+static GstPadProbeReturn
+udp_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  StreamLog *log = user_data;
+  guint16 seq;
+
+  if (!last_seq_of (info, &seq))
+    return GST_PAD_PROBE_OK;
+  g_mutex_lock (&log->lock);
+  log->have_udp_seen = TRUE;
+  log->last_udp_seen = seq;
+  if (log->waiters)
+    g_cond_broadcast (&log->cond);
+  g_mutex_unlock (&log->lock);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+udp_idle_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  StreamLog *log = user_data;
+
+  g_mutex_lock (&log->lock);
+  log->udp_idle_serial++;
+  if (log->waiters)
+    g_cond_broadcast (&log->cond);
+  g_mutex_unlock (&log->lock);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+/* With log->lock (dropped meanwhile), the gate closed and the log quiescent: waits until the
+ * udpsink is out of its chain function too. Seeing a packet (udp_probe) comes before sending
+ * it: a reader added to the udpsink before that send is over would get it again, after what
+ * we sent it ourselves. FALSE after QUIESCE_WAIT_US. */
+static gboolean
+wait_udp_idle (StreamLog * log)
+{
+  guint serial = log->udp_idle_serial;
+  gint64 deadline = g_get_monotonic_time () + QUIESCE_WAIT_US;
+  GstPad *pad = log->udp_pad ? gst_object_ref (log->udp_pad) : NULL;
+  gboolean ok = TRUE;
+
+  if (!pad)
+    return TRUE;
+  /* Called at once, from here, when the pad is idle now: without our lock. */
+  g_mutex_unlock (&log->lock);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, udp_idle_probe, log_ref (log), log_unref);
+  g_mutex_lock (&log->lock);
+  log->waiters++;
+  while (log->udp_idle_serial == serial && !log->detached) {
+    if (!g_cond_wait_until (&log->cond, &log->lock, deadline)) {
+      ok = FALSE;
+      break;
+    }
+  }
+  log->waiters--;
+  gst_object_unref (pad);
+  return ok && !log->detached;
+}
+
+/* The multiudpsink of `media` that sends from `socket`: udpsink[0] of the stream. */
+static GstElement *
+find_udpsink (GstRTSPMedia * media, GSocket * socket)
+{
+  GstElement *element = gst_rtsp_media_get_element (media), *found = NULL;
+  GstObject *pipeline = element ? gst_object_get_parent (GST_OBJECT (element)) : NULL;
+  GstIterator *it;
+  GValue item = G_VALUE_INIT;
+
+  if (element)
+    gst_object_unref (element);
+  if (!GST_IS_BIN (pipeline)) {
+    gst_clear_object (&pipeline);
+    return NULL;
+  }
+  it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "multiudpsink");
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstElement *sink = g_value_get_object (&item);
+    GSocket *v4 = NULL, *v6 = NULL;
+    g_object_get (sink, "socket", &v4, "socket-v6", &v6, NULL);
+    if (v4 == socket || v6 == socket)
+      found = gst_object_ref (sink);
+    g_clear_object (&v4);
+    g_clear_object (&v6);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  gst_object_unref (pipeline);
+  return found;
+}
+
+/* Without log->lock: from now on, what reaches the stream's udpsink counts for quiescence.
+ * FALSE (the reader joins live) when there is no udpsink. */
+static gboolean
+udp_watch (StreamLog * log, GstRTSPMedia * media, GstRTSPStreamTransport * trans,
+    GSocket * socket)
+{
+  GstElement *sink;
+  GstPad *pad;
+  gboolean watched;
+
+  g_mutex_lock (&log->lock);
+  watched = log->udp_pad != NULL;
+  g_mutex_unlock (&log->lock);
+  if (watched)
+    return TRUE;
+  /* A stream's first UDP reader: its udpsink is made when the PLAY completes the pipeline,
+   * after pre-play-request. Complete it now (the same call, which does nothing twice). */
+  if (!(sink = find_udpsink (media, socket))
+      && gst_rtsp_stream_complete_stream (log->stream,
+          gst_rtsp_stream_transport_get_transport (trans)))
+    sink = find_udpsink (media, socket);
+  if (!sink)
+    return FALSE;
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_object_unref (sink);
+  if (!pad)
+    return FALSE;
+  g_mutex_lock (&log->lock);
+  if (!log->udp_pad && !log->detached) {
+    log->udp_pad = gst_object_ref (pad);
+    /* A packet still queued before the udpsink is older than the last one past the gate:
+     * seeing it, and then that one, is what quiescence waits for. */
+    log->have_udp_seen = log->have_passed;
+    log->last_udp_seen = log->last_passed;
+    log->udp_probe_id = gst_pad_add_probe (pad,
+        GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, udp_probe, log_ref (log),
+        log_unref);
+  }
+  watched = log->udp_pad != NULL;
+  g_mutex_unlock (&log->lock);
+  gst_object_unref (pad);
+  return watched;
+}
+
+/* Where a UDP reader's RTP goes and the stream socket it goes from; FALSE if unknown. */
+static gboolean
+udp_route (GstRTSPStreamTransport * trans, GSocket ** socket, GSocketAddress ** dest)
+{
+  const GstRTSPTransport *tr = gst_rtsp_stream_transport_get_transport (trans);
+  GInetAddress *address;
+
+  if (!tr->destination || tr->client_port.min <= 0)
+    return FALSE;
+  address = g_inet_address_new_from_string (tr->destination);
+  if (!address)
+    return FALSE;
+  *socket = gst_rtsp_stream_get_rtp_socket (gst_rtsp_stream_transport_get_stream (trans),
+      g_inet_address_get_family (address));
+  *dest = *socket ? g_inet_socket_address_new (address, tr->client_port.min) : NULL;
+  g_object_unref (address);
+  return *socket != NULL;
+}
+
 /* ---------- lifetimes ---------- */
 
 static StreamLog *
@@ -521,6 +716,7 @@ log_unref (gpointer data)
   g_mutex_clear (&log->lock);
   g_cond_clear (&log->cond);
   gst_clear_object (&log->srcpad);
+  gst_clear_object (&log->udp_pad);
   g_object_unref (log->stream);
   gst_object_unref (log->fs);
   g_free (log);
@@ -542,6 +738,8 @@ prime_unref (gpointer data)
     return;
   g_object_unref (p->trans);
   log_unref (p->log);
+  g_clear_object (&p->udp_socket);
+  g_clear_object (&p->udp_dest);
   g_free (p->url);
   g_free (p);
 }
@@ -687,6 +885,9 @@ log_detach (StreamLog * log)
   if (log->srcpad && log->probe_id)
     gst_pad_remove_probe (log->srcpad, log->probe_id);
   log->probe_id = 0;
+  if (log->udp_pad && log->udp_probe_id)
+    gst_pad_remove_probe (log->udp_pad, log->udp_probe_id);
+  log->udp_probe_id = 0;
   if (log->sentinel) {
     gst_rtsp_stream_remove_transport (log->stream, log->sentinel);
     g_clear_object (&log->sentinel);
@@ -1045,6 +1246,109 @@ prime_pump (Prime * p)
   prime_unref (p);
 }
 
+/* With log->lock (dropped around the sends): sends entries [p->next, end) to a UDP reader,
+ * at most `max`. FALSE when the socket would block or failed: p->next is then the first entry
+ * not sent. */
+static gboolean
+udp_send_chunk (Prime * p, guint max)
+{
+  StreamLog *log = p->log;
+  guint64 end = MIN (log_end (log), p->next + max), first = p->next, i;
+  GPtrArray *bufs = g_ptr_array_new_with_free_func ((GDestroyNotify) gst_buffer_unref);
+  gboolean ok = TRUE;
+
+  for (i = first; i < end; i++)
+    g_ptr_array_add (bufs, gst_buffer_ref (log_entry (log, i)->buf));
+  g_mutex_unlock (&log->lock);
+  for (i = 0; i < bufs->len && ok; i++) {
+    GstBuffer *buf = g_ptr_array_index (bufs, i);
+    GstMapInfo map;
+    GOutputVector vector;
+    gsize written = 0;
+    GError *error = NULL;
+
+    if (!gst_buffer_map (buf, &map, GST_MAP_READ))
+      continue;
+    vector.buffer = map.data;
+    vector.size = map.size;
+    if (g_socket_send_message_with_timeout (p->udp_socket, p->udp_dest, &vector, 1, NULL, 0,
+            0, 0, &written, NULL, &error) != G_POLLABLE_RETURN_OK) {
+      if (error)
+        GST_INFO ("UDP prime: %s", error->message);
+      g_clear_error (&error);
+      ok = FALSE;
+    }
+    gst_buffer_unmap (buf, &map);
+  }
+  g_mutex_lock (&log->lock);
+  p->next = first + (ok ? bufs->len : i - 1);
+  g_ptr_array_unref (bufs);
+  return ok;
+}
+
+/* The thread of one UDP prime: paced chunks, then the hand-over to live as for TCP. */
+static gpointer
+udp_prime_run (gpointer data)
+{
+  Prime *p = data;
+  StreamLog *log = p->log;
+  PgFastStart *fs = log->fs;
+
+  g_mutex_lock (&log->lock);
+  while (p->state == PRIME_PRIMING) {
+    gboolean quiet;
+    guint overruns;
+
+    if (log->detached) {
+      prime_finish (p, PRIME_ABORTED);
+      break;
+    }
+    if (p->next < log->base) {
+      GST_WARNING ("UDP reader fell behind the log: joining live");
+      g_atomic_int_inc (&fs->fallbacks);
+      prime_go_live (p);
+      prime_finish (p, PRIME_DONE);
+      break;
+    }
+    if (log_end (log) - p->next >= UDP_CHUNK_PACKETS) {
+      udp_send_chunk (p, UDP_CHUNK_PACKETS);
+      g_mutex_unlock (&log->lock);
+      g_usleep (UDP_PACE_US);
+      g_mutex_lock (&log->lock);
+      continue;
+    }
+    /* The tail, with the gate closed and nothing in flight to the log or the udpsink: the
+     * live packets the udpsink sends the reader once it is back follow it exactly. */
+    gate_close (log);
+    overruns = log->gate_overruns;
+    quiet = wait_quiescent (log) && wait_udp_idle (log) && !log->gate_forced_open;
+    if (log->detached || p->state != PRIME_PRIMING) {
+      gate_open (log);
+      if (p->state == PRIME_PRIMING)
+        prime_finish (p, PRIME_ABORTED);
+      break;
+    }
+    if (!udp_send_chunk (p, G_MAXUINT) || log->gate_overruns != overruns)
+      quiet = FALSE;
+    if (p->state != PRIME_PRIMING) {
+      gate_open (log);
+      break;
+    }
+    if (quiet) {
+      g_atomic_int_inc (&fs->completed);
+    } else {
+      GST_WARNING ("UDP prime: no clean hand-over, joining live (maybe with a gap)");
+      g_atomic_int_inc (&fs->fallbacks);
+    }
+    prime_go_live (p);
+    prime_finish (p, PRIME_DONE);
+    gate_open (log);
+  }
+  g_mutex_unlock (&log->lock);
+  prime_unref (p);
+  return NULL;
+}
+
 /* The reader's session media is going away (TEARDOWN, closed connection, timeout). Its
  * finalize will remove the transport from the stream, counting it as active: if we hold it
  * out of the stream, put it back (sending nowhere) so the media's count stays balanced. */
@@ -1175,19 +1479,40 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       guint64 start;
       gboolean ok;
 
-      /* UDP readers share one multiudpsink: they cannot be primed one by one. */
-      if (!trans || gst_rtsp_stream_transport_get_transport (trans)->lower_transport
-          != GST_RTSP_LOWER_TRANS_TCP)
+      GstRTSPLowerTrans lower;
+      g_autoptr (GSocket) udp_socket = NULL;      /* freed at each iteration's end */
+      g_autoptr (GSocketAddress) udp_dest = NULL;
+
+      if (!trans)
+        continue;
+      /* Unicast UDP and TCP; multicast readers share their packets with others. */
+      lower = gst_rtsp_stream_transport_get_transport (trans)->lower_transport;
+      if (lower != GST_RTSP_LOWER_TRANS_TCP && lower != GST_RTSP_LOWER_TRANS_UDP)
         continue;
       log = find_log (logs, gst_rtsp_stream_transport_get_stream (trans));
       if (!log || (log->codec == CODEC_AUDIO) != (pass == 1))
         continue;
       if (pass == 1 && !GST_CLOCK_TIME_IS_VALID (video_pts))
         continue;
+      if (lower == GST_RTSP_LOWER_TRANS_UDP) {
+        gboolean routed = udp_route (trans, &udp_socket, &udp_dest);
+        if (!routed || !udp_watch (log, ctx->media, trans, udp_socket)) {
+          GST_INFO ("UDP reader joins live: %s", routed ? "no udpsink found" : "no route");
+          continue;
+        }
+      }
 
       g_mutex_lock (&log->lock);
       if (log->detached || (guint) g_atomic_int_get (&fs->active) >= fs->max_concurrent
           || (pass == 0 && log->keys->len == 0) || !gate_close_quiet (log)) {
+        g_mutex_unlock (&log->lock);
+        continue;
+      }
+      /* The PLAY adds a UDP reader to the udpsink before play-request takes it out again:
+       * it must not be sending then. */
+      if (udp_socket && !wait_udp_idle (log)) {
+        g_atomic_int_inc (&fs->fallbacks);
+        gate_open (log);
         g_mutex_unlock (&log->lock);
         continue;
       }
@@ -1203,7 +1528,12 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       if (pass == 0 && GST_CLOCK_TIME_IS_VALID (log_entry (log, start)->pts))
         video_pts = MIN (log_entry (log, start)->pts,
             GST_CLOCK_TIME_IS_VALID (video_pts) ? video_pts : G_MAXUINT64);
-      g_ptr_array_add (crec->pending, prime_new (log, trans, start));
+      {
+        Prime *p = prime_new (log, trans, start);
+        p->udp_socket = g_steal_pointer (&udp_socket);
+        p->udp_dest = g_steal_pointer (&udp_dest);
+        g_ptr_array_add (crec->pending, p);
+      }
       g_mutex_unlock (&log->lock);
     }
   }
@@ -1298,18 +1628,33 @@ on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       g_mutex_unlock (&log->lock);
       continue;
     }
-    /* Out of the live fan-out; message-sent now drives our chunks. */
+    /* Out of the live fan-out; message-sent (TCP) or our own thread (UDP) now drives our
+     * chunks. */
     gst_rtsp_stream_remove_transport (log->stream, p->trans);
     p->out_of_stream = TRUE;
-    gst_rtsp_stream_transport_set_message_sent_full (p->trans,
-        prime_message_sent, prime_ref (p), prime_unref);
-    p->msf_set = TRUE;
     p->state = PRIME_PRIMING;
+    if (p->udp_socket) {
+      GThread *thread = g_thread_try_new ("pgfs-udp-prime", udp_prime_run, prime_ref (p), NULL);
+      if (!thread) {
+        prime_unref (p);
+        prime_go_live (p);
+        prime_finish (p, PRIME_DONE);
+        gate_open (log);
+        g_mutex_unlock (&log->lock);
+        continue;
+      }
+      g_thread_unref (thread);  /* it ends on its own, holding its prime */
+    } else {
+      gst_rtsp_stream_transport_set_message_sent_full (p->trans,
+          prime_message_sent, prime_ref (p), prime_unref);
+      p->msf_set = TRUE;
+    }
     g_object_weak_ref (G_OBJECT (ctx->sessmedia), on_sessmedia_gone, prime_ref (p));
     gate_open (log);
     g_mutex_unlock (&log->lock);
     primed = TRUE;
-    prime_pump (p);
+    if (!p->udp_socket)
+      prime_pump (p);
   }
   g_ptr_array_set_size (crec->pending, 0);
   if (primed)

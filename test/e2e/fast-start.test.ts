@@ -1,8 +1,8 @@
 // Fast start, measured with real clients on a 2 s GOP (30 fps, 60-frame GOP) pushed by
 // ffmpeg -re: TCP readers joining anywhere in the GOP get a complete keyframe within 200 ms of
 // PLAY, their packets run contiguously from the RTP-Info seq, and gst-launch's rtspsrc shows a
-// decoded frame long before the next keyframe; with --fast-start off a reader waits for the
-// next keyframe (so these tests can fail); UDP readers still play.
+// decoded frame long before the next keyframe, over TCP and over UDP; with --fast-start off a
+// reader waits for the next keyframe (so these tests can fail).
 import assert from 'node:assert/strict';
 import { after, before, test, type TestContext } from 'node:test';
 import { FfmpegReader, ffmpegPublisher, getStream } from './helpers/clients';
@@ -40,11 +40,11 @@ async function startGateway(args: readonly string[]): Promise<Gateway> {
   return started;
 }
 
-/** A raw TCP reader: DESCRIBE, SETUP, PLAY, then READ_MS of packets. */
-async function join(target: Gateway): Promise<Join> {
+/** A raw reader: DESCRIBE, SETUP (TCP or UDP), PLAY, then READ_MS of packets. */
+async function join(target: Gateway, transport: 'tcp' | 'udp' = 'tcp'): Promise<Join> {
   const client = await RtspClient.connect('127.0.0.1', target.rtspPort);
   clients.push(client);
-  const { play } = await client.playAll('cam1');
+  const { play } = await client.playAll('cam1', transport);
   const playedAt = play.receivedAt;
   await client.waitForPackets(() => performance.now() - playedAt >= READ_MS, READ_MS + 3000, `${READ_MS} ms of packets`);
   client.close();
@@ -61,11 +61,11 @@ async function join(target: Gateway): Promise<Join> {
 }
 
 /** `count` readers, each joining `spacingMs` after the previous, recorded at the same time. */
-async function spreadJoins(target: Gateway, count: number, spacingMs: number): Promise<Join[]> {
+async function spreadJoins(target: Gateway, count: number, spacingMs: number, transport: 'tcp' | 'udp' = 'tcp'): Promise<Join[]> {
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       await sleep(i * spacingMs);
-      return join(target);
+      return join(target, transport);
     }),
   );
 }
@@ -85,9 +85,9 @@ function lastCounters(target: Gateway): Record<string, number> {
 }
 
 /** `gst-launch-1.0 rtspsrc ... ! avdec_h264 output-corrupt=false ! fakesink`: ms from start to its first decoded frame. */
-async function gstFirstFrameMs(url: string): Promise<number> {
-  const proc = new Proc(`gst-launch first frame of ${url}`, 'gst-launch-1.0', [
-    '-v', 'rtspsrc', `location=${url}`, 'protocols=tcp', '!', 'rtph264depay', '!',
+async function gstFirstFrameMs(url: string, protocols: 'tcp' | 'udp' = 'tcp'): Promise<number> {
+  const proc = new Proc(`gst-launch first frame of ${url} over ${protocols}`, 'gst-launch-1.0', [
+    '-v', 'rtspsrc', `location=${url}`, `protocols=${protocols}`, '!', 'rtph264depay', '!',
     'avdec_h264', 'output-corrupt=false', '!', 'fakesink', 'silent=false',
   ]);
   try {
@@ -114,10 +114,12 @@ before(async () => {
 
 after(() => releaseOpened({ clients, gateways: [gateway], media }));
 
-void test(`${READERS} TCP readers joining across a 2 s GOP each get a complete keyframe within 200 ms of PLAY, then contiguous packets from the RTP-Info seq`, async (t: TestContext) => {
-  const joins = await spreadJoins(gateway, READERS, GOP_MS / READERS + 7);
+for (const transport of ['tcp', 'udp'] as const) {
+  void test(`${READERS} ${transport.toUpperCase()} readers joining across a 2 s GOP each get a complete keyframe within 200 ms of PLAY, then contiguous packets from the RTP-Info seq`, async (t: TestContext) => {
+  const primedBefore = lastCounters(gateway).primedJoins ?? 0;
+    const joins = await spreadJoins(gateway, READERS, GOP_MS / READERS + 7, transport);
   const keyframeMs = joins.map((j) => j.keyframeMs);
-  t.diagnostic(`first complete keyframe after PLAY, fast start on: ${stats(keyframeMs)}`);
+  t.diagnostic(`first complete keyframe after PLAY over ${transport}, fast start on: ${stats(keyframeMs)}`);
   assert.ok(percentile(keyframeMs, 95) <= 200 && Math.max(...keyframeMs) <= 200, `first keyframe after PLAY: ${keyframeMs.map((v) => v.toFixed(1)).join(', ')} ms`);
 
   for (const [i, j] of joins.entries()) {
@@ -136,13 +138,14 @@ void test(`${READERS} TCP readers joining across a 2 s GOP each get a complete k
     const tail = j.packets[j.packets.length - 1]!;
     assert.ok(tail.arrivalMs - first.arrivalMs >= READ_MS - 500, `reader ${i}: packets stopped early`);
   }
-  await waitFor(() => (lastCounters(gateway).primedJoins ?? 0) >= READERS, 3000, 'the fast start counters to show the primes');
+  await waitFor(() => (lastCounters(gateway).primedJoins ?? 0) >= primedBefore + READERS, 3000, 'the fast start counters to show the primes');
   const counters = lastCounters(gateway);
   t.diagnostic(`fast start counters: ${JSON.stringify(counters)}`);
   assert.equal(counters.fallbacks, 0, JSON.stringify(counters));
 });
+}
 
-void test('readers that close or TEARDOWN in the middle of their prime leave the stream working for the next ones', async (t: TestContext) => {
+void test('TCP and UDP readers that close or TEARDOWN in the middle of their prime leave the stream working for the next ones', async (t: TestContext) => {
   const before = lastCounters(gateway);
   // 30 readers at once: a third close their connection right after PLAY, a third TEARDOWN at
   // once, a third read for a moment.
@@ -152,7 +155,8 @@ void test('readers that close or TEARDOWN in the middle of their prime leave the
       clients.push(client);
       client.keepPackets = false;
       try {
-        await client.playAll('cam1');
+        // Half of them over UDP, whose primes run on threads of their own.
+        await client.playAll('cam1', i % 2 === 0 ? 'tcp' : 'udp');
         if (i % 3 === 1) await client.teardown('cam1');
         else if (i % 3 === 2) await sleep(300);
       } finally {
@@ -161,7 +165,7 @@ void test('readers that close or TEARDOWN in the middle of their prime leave the
     }),
   );
   await sleep(500);
-  const next = await join(gateway);
+  const next = await join(gateway, 'udp');
   assert.ok(next.keyframeMs <= 200, `the next reader's first keyframe came ${next.keyframeMs.toFixed(0)} ms after PLAY`);
   assert.equal(next.rtpInfoSeq, next.packets[0]!.seq);
   for (let k = 1; k < next.packets.length; k++) assert.equal((next.packets[k]!.seq - next.packets[k - 1]!.seq) & 0xffff, 1, 'seq gap');
@@ -181,7 +185,17 @@ void test('gst-launch rtspsrc ! avdec_h264 output-corrupt=false decodes its firs
   assert.ok(Math.max(...times) < 1000, `first decoded frame after ${times.map((v) => v.toFixed(0)).join(', ')} ms`);
 });
 
-void test('UDP readers still play (they join live), next to TCP readers', async () => {
+void test('UDP readers are primed too: gst-launch over UDP decodes its first frame far sooner than the 2 s GOP', async (t: TestContext) => {
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    times.push(await gstFirstFrameMs(gateway.rtspUrl('cam1'), 'udp'));
+    await sleep(313); // another point of the GOP
+  }
+  t.diagnostic(`gst-launch over UDP, first decoded frame after start: ${stats(times)}`);
+  assert.ok(Math.max(...times) < 1000, `first decoded frame after ${times.map((v) => v.toFixed(0)).join(', ')} ms`);
+});
+
+void test('ffmpeg reads over UDP (primed) and over TCP side by side, and both keep playing', async () => {
   const udp = new FfmpegReader(gateway.rtspUrl('cam1'), 'udp');
   const tcp = new FfmpegReader(gateway.rtspUrl('cam1'), 'tcp');
   await Promise.all([udp.waitForFrames(2 * FPS, 15_000), tcp.waitForFrames(2 * FPS, 15_000)]);
@@ -253,6 +267,14 @@ void test('with --fast-start off a TCP reader waits for the next keyframe', asyn
     assert.ok(percentile(keyframeMs, 50) > 300, `first keyframe after PLAY without fast start: ${keyframeMs.map((v) => v.toFixed(0)).join(', ')} ms`);
     const offGst = await gstFirstFrameMs(off.rtspUrl('cam1'));
     t.diagnostic(`gst-launch first decoded frame after start, fast start off: ${offGst.toFixed(0)} ms`);
+    // Over UDP too: the 1000 ms bound of the primed UDP test fails without fast start.
+    const udpTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      udpTimes.push(await gstFirstFrameMs(off.rtspUrl('cam1'), 'udp'));
+      await sleep(313);
+    }
+    t.diagnostic(`gst-launch over UDP, first decoded frame after start, fast start off: ${stats(udpTimes)}`);
+    assert.ok(Math.max(...udpTimes) >= 1000, `over UDP without fast start: ${udpTimes.map((v) => v.toFixed(0)).join(', ')} ms`);
   } finally {
     await off.stop();
   }

@@ -2,6 +2,7 @@
 // SDP, interleaved RTP/RTCP ($-framed) with arrival times, and what is inside the RTP payloads
 // (NAL unit types, FU-A/STAP-A and their H.265 equivalents). It measures what real players only
 // hint at: exact response times, RTP timestamps, when the first keyframe arrives.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -76,6 +77,8 @@ export class RtspClient {
   #cseq = 0;
   #pending: { resolve: (r: RtspResponse) => void; reject: (e: Error) => void; sentAt: number } | undefined;
   #closeWaiters: (() => void)[] = [];
+  /** UDP tracks' sockets (RTP, RTCP): their datagrams count as channels 2i and 2i+1. */
+  readonly #udpSockets: dgram.Socket[] = [];
   #packetWaiters: (() => void)[] = [];
 
   private constructor(socket: net.Socket, host: string, port: number, scheme: 'rtsp' | 'rtsps' = 'rtsp') {
@@ -200,14 +203,31 @@ export class RtspClient {
     return this.request('TEARDOWN', this.url(path));
   }
 
-  /** DESCRIBE + SETUP of every track over TCP + PLAY. Throws unless each answers 200. */
-  async playAll(path: string): Promise<{ describe: RtspResponse; medias: SdpMedia[]; play: RtspResponse }> {
+  /**
+   * SETUP over unicast UDP: RTP to an even local port, RTCP to the next one. Their datagrams
+   * are recorded as channels (2i, 2i+1), as interleaved ones would be.
+   */
+  async setupUdp(controlUrl: string, index: number): Promise<RtspResponse> {
+    const [rtp, rtcp] = await bindUdpPair();
+    for (const [socket, channel] of [[rtp, 2 * index], [rtcp, 2 * index + 1]] as const) {
+      this.#udpSockets.push(socket);
+      socket.on('message', (data: Buffer) => this.#onInterleaved(channel, data));
+    }
+    const port = rtp.address().port;
+    const response = await this.request('SETUP', controlUrl, { Transport: `RTP/AVP;unicast;client_port=${port}-${port + 1}` });
+    if (response.status === 200 && response.headers.session) this.session = response.headers.session.split(';')[0]!.trim();
+    return response;
+  }
+
+  /** DESCRIBE + SETUP of every track (over TCP unless told) + PLAY. Throws unless each answers 200. */
+  async playAll(path: string, transport: 'tcp' | 'udp' = 'tcp'): Promise<{ describe: RtspResponse; medias: SdpMedia[]; play: RtspResponse }> {
     const describe = await this.describe(path);
     if (describe.status !== 200) throw new RtspError(`DESCRIBE ${path} answered ${describe.status} ${describe.reason}`);
     const medias = parseSdp(describe.body);
     const base = describe.headers['content-base'] ?? this.url(path);
     for (const [index, media] of medias.entries()) {
-      const setup = await this.setupTcp(controlUrl(base, media.control), index);
+      const control = controlUrl(base, media.control);
+      const setup = transport === 'udp' ? await this.setupUdp(control, index) : await this.setupTcp(control, index);
       if (setup.status !== 200) throw new RtspError(`SETUP of track ${index} answered ${setup.status} ${setup.reason}`);
     }
     const play = await this.play(path);
@@ -251,6 +271,7 @@ export class RtspClient {
 
   close(): void {
     this.#socket.destroy();
+    for (const socket of this.#udpSockets.splice(0)) socket.close();
   }
 
   #onData(chunk: Buffer): void {
@@ -332,6 +353,28 @@ export class RtspClient {
       offset += length;
     }
   }
+}
+
+/** Two UDP sockets on 127.0.0.1, on an even port and the next one (RTP and RTCP). */
+async function bindUdpPair(): Promise<[dgram.Socket, dgram.Socket]> {
+  const bind = (port: number): Promise<dgram.Socket | undefined> =>
+    new Promise((resolve) => {
+      const socket = dgram.createSocket('udp4');
+      socket.once('error', () => {
+        socket.close();
+        resolve(undefined);
+      });
+      socket.bind(port, '127.0.0.1', () => resolve(socket));
+    });
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const rtp = await bind(0);
+    if (!rtp) continue;
+    const port = rtp.address().port;
+    const rtcp = port % 2 === 0 ? await bind(port + 1) : undefined;
+    if (rtcp) return [rtp, rtcp];
+    rtp.close();
+  }
+  throw new RtspError('no free pair of UDP ports');
 }
 
 export function parseRtp(channel: number, data: Buffer, arrivalMs: number, arrivalWallMs: number): RtpPacket | undefined {
