@@ -1910,7 +1910,7 @@ pg_fast_start_init (PgFastStart * fs)
   fs->min_history_ms = 700;
   fs->max_prime_bytes = 4 * 1024 * 1024;
   fs->max_log_bytes = 12 * 1024 * 1024;
-  fs->max_concurrent = 32;
+  fs->max_concurrent = 64;
   fs->chunk_packets = 64;
 }
 
@@ -1958,7 +1958,7 @@ pg_fast_start_class_init (PgFastStartClass * klass)
           12 * 1024 * 1024, rw));
   g_object_class_install_property (oc, PROP_MAX_CONCURRENT,
       g_param_spec_uint ("max-concurrent", "Max concurrent primes",
-          "Readers primed at the same time; later ones join live", 0, 100000, 32, rw));
+          "Readers primed at the same time; later ones join live", 0, 100000, 64, rw));
   g_object_class_install_property (oc, PROP_CHUNK_PACKETS,
       g_param_spec_uint ("chunk-packets", "Chunk packets",
           "Packets per send while priming", 1, 4096, 64, rw));
