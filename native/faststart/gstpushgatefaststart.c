@@ -1154,55 +1154,60 @@ send_chunk (Prime * p, guint max)
   return ok;
 }
 
-/* One step: a chunk, or the hand-over to live. With log->lock (dropped around sends).
- * A refused send just waits for the next message-sent; if the client is going away, its
- * session media's weak ref ends the prime. */
+static gboolean udp_send_chunk (Prime * p, guint max);
+
+/* With log->lock: TRUE when the prime ended here, because the log is gone, or because the reader
+ * fell behind it (then it joins live at once, with a gap its jitterbuffer will see). */
+static gboolean
+prime_ended_early (Prime * p)
+{
+  StreamLog *log = p->log;
+
+  if (log->detached) {
+    prime_finish (p, PRIME_ABORTED);
+    return TRUE;
+  }
+  if (p->next < log->base) {
+    GST_WARNING ("reader fell behind the log: joining live");
+    g_atomic_int_inc (&log->fs->fallbacks);
+    prime_go_live (p);
+    prime_finish (p, PRIME_DONE);
+    return TRUE;
+  }
+  return FALSE;
+}
+
+/* With log->lock (dropped while waiting and sending): the tail. With the gate closed and
+ * nothing in flight (to the log, and for UDP to the udpsink), what we send now and the live
+ * packets after the transport is back are exactly contiguous. A TCP client that refuses the
+ * send leaves the prime as it was: its next message-sent tries again. */
 static void
-prime_step (Prime * p)
+prime_hand_over (Prime * p)
 {
   StreamLog *log = p->log;
   PgFastStart *fs = log->fs;
-  gboolean quiet;
+  gboolean udp = p->udp_socket != NULL, quiet, sent;
   guint overruns;
 
-  if (p->state != PRIME_PRIMING)
-    return;
-  if (log->detached) {
-    prime_finish (p, PRIME_ABORTED);
-    return;
-  }
-  if (p->next < log->base) {
-    /* Fell behind the log: live at once (a gap the reader's jitterbuffer will see). */
-    GST_WARNING ("reader fell behind the log: joining live");
-    g_atomic_int_inc (&fs->fallbacks);
-    prime_go_live (p);
-    prime_finish (p, PRIME_DONE);
-    return;
-  }
-  if (log_end (log) - p->next >= fs->chunk_packets) {
-    send_chunk (p, fs->chunk_packets);
-    return;
-  }
-  /* The tail: with the gate closed and nothing in flight, what we send now and the live
-   * packets after the transport is back are exactly contiguous. */
   gate_close (log);
   overruns = log->gate_overruns;
-  quiet = wait_quiescent (log) && !log->gate_forced_open;
-  /* The lock was dropped while waiting and sending: the reader may have left meanwhile. */
+  quiet = wait_quiescent (log) && (!udp || wait_udp_idle (log)) && !log->gate_forced_open;
+  /* The lock was dropped while waiting: the reader may have left meanwhile. */
   if (log->detached || p->state != PRIME_PRIMING) {
     gate_open (log);
     if (p->state == PRIME_PRIMING)
       prime_finish (p, PRIME_ABORTED);
     return;
   }
-  if (!send_chunk (p, G_MAXUINT) || p->state != PRIME_PRIMING) {
+  sent = udp ? udp_send_chunk (p, G_MAXUINT) : send_chunk (p, G_MAXUINT);
+  if ((!sent && !udp) || p->state != PRIME_PRIMING) {
     gate_open (log);
     return;
   }
-  if (log->gate_overruns != overruns)
+  if (!sent || log->gate_overruns != overruns)
     quiet = FALSE;
   if (!quiet) {
-    /* Something is stuck between the payloader and the send thread: go live anyway. */
+    /* Something is stuck between the payloader and the senders: go live anyway. */
     GST_WARNING ("no quiescence for the hand-over: joining live, maybe with a gap");
     g_atomic_int_inc (&fs->fallbacks);
   } else {
@@ -1212,6 +1217,24 @@ prime_step (Prime * p)
   prime_go_live (p);
   prime_finish (p, PRIME_DONE);
   gate_open (log);
+}
+
+/* One step: a chunk, or the hand-over to live. With log->lock (dropped around sends).
+ * A refused send just waits for the next message-sent; if the client is going away, its
+ * session media's weak ref ends the prime. */
+static void
+prime_step (Prime * p)
+{
+  StreamLog *log = p->log;
+  PgFastStart *fs = log->fs;
+
+  if (p->state != PRIME_PRIMING || prime_ended_early (p))
+    return;
+  if (log_end (log) - p->next >= fs->chunk_packets) {
+    send_chunk (p, fs->chunk_packets);
+    return;
+  }
+  prime_hand_over (p);
 }
 
 static void
@@ -1292,57 +1315,17 @@ udp_prime_run (gpointer data)
 {
   Prime *p = data;
   StreamLog *log = p->log;
-  PgFastStart *fs = log->fs;
 
   g_mutex_lock (&log->lock);
-  while (p->state == PRIME_PRIMING) {
-    gboolean quiet;
-    guint overruns;
-
-    if (log->detached) {
-      prime_finish (p, PRIME_ABORTED);
-      break;
-    }
-    if (p->next < log->base) {
-      GST_WARNING ("UDP reader fell behind the log: joining live");
-      g_atomic_int_inc (&fs->fallbacks);
-      prime_go_live (p);
-      prime_finish (p, PRIME_DONE);
-      break;
-    }
+  while (p->state == PRIME_PRIMING && !prime_ended_early (p)) {
     if (log_end (log) - p->next >= UDP_CHUNK_PACKETS) {
       udp_send_chunk (p, UDP_CHUNK_PACKETS);
       g_mutex_unlock (&log->lock);
       g_usleep (UDP_PACE_US);
       g_mutex_lock (&log->lock);
-      continue;
-    }
-    /* The tail, with the gate closed and nothing in flight to the log or the udpsink: the
-     * live packets the udpsink sends the reader once it is back follow it exactly. */
-    gate_close (log);
-    overruns = log->gate_overruns;
-    quiet = wait_quiescent (log) && wait_udp_idle (log) && !log->gate_forced_open;
-    if (log->detached || p->state != PRIME_PRIMING) {
-      gate_open (log);
-      if (p->state == PRIME_PRIMING)
-        prime_finish (p, PRIME_ABORTED);
-      break;
-    }
-    if (!udp_send_chunk (p, G_MAXUINT) || log->gate_overruns != overruns)
-      quiet = FALSE;
-    if (p->state != PRIME_PRIMING) {
-      gate_open (log);
-      break;
-    }
-    if (quiet) {
-      g_atomic_int_inc (&fs->completed);
     } else {
-      GST_WARNING ("UDP prime: no clean hand-over, joining live (maybe with a gap)");
-      g_atomic_int_inc (&fs->fallbacks);
+      prime_hand_over (p);     /* ends the prime one way or the other */
     }
-    prime_go_live (p);
-    prime_finish (p, PRIME_DONE);
-    gate_open (log);
   }
   g_mutex_unlock (&log->lock);
   prime_unref (p);

@@ -13,14 +13,20 @@ void test('the native pgbusrelay plugin is built and found', () => {
   assert.ok(BusRelay.create('bus-found'), 'pgbusrelay is missing: scripts/build-native.sh builds it into native/build');
 });
 
-void test('an error inside a bin reaches Node with its element, text and debug; the pipeline state changes at debug level', () => {
-  const pipeline = new Gst.Pipeline({ name: 'relay-test' });
-  const bin = new Gst.Bin({ name: 'bin-relay-test' });
-  const relay = BusRelay.create('bus-relay-test');
+/** A pipeline whose bin holds a relay and a filesrc of a missing file: PAUSED fails with an error. */
+function failingPipeline(name: string, source: string): { pipeline: InstanceType<typeof Gst.Pipeline>; relay: BusRelay } {
+  const pipeline = new Gst.Pipeline({ name });
+  const bin = new Gst.Bin({ name: `bin-${name}` });
+  const relay = BusRelay.create(`bus-${name}`);
   assert.ok(relay);
   bin.add(relay.element);
-  addAndLink(bin, [makeElement('filesrc', 'src-missing-file', { location: '/nonexistent/pushgate/file' }), makeElement('fakesink', 'sink-relay-test')]);
+  addAndLink(bin, [makeElement('filesrc', source, { location: `/nonexistent/pushgate/${name}` }), makeElement('fakesink', `sink-${name}`)]);
   pipeline.add(bin);
+  return { pipeline, relay };
+}
+
+void test('an error inside a bin reaches Node with its element, text and debug; the pipeline state changes at debug level', () => {
+  const { pipeline, relay } = failingPipeline('relay-test', 'src-missing-file');
   try {
     assert.equal(pipeline.setState(Gst.State.PAUSED), Gst.StateChangeReturn.FAILURE);
     const lines: Logged[] = [];
@@ -42,13 +48,7 @@ void test('an error inside a bin reaches Node with its element, text and debug; 
 const mainContext = GLib.MainContext.default();
 
 void test('a watched relay logs what its pipeline posts on its own, once per message, and a closed one no longer does', async () => {
-  const pipeline = new Gst.Pipeline({ name: 'watch-test' });
-  const bin = new Gst.Bin({ name: 'bin-watch-test' });
-  const relay = BusRelay.create('bus-watch-test');
-  assert.ok(relay);
-  bin.add(relay.element);
-  addAndLink(bin, [makeElement('filesrc', 'src-watch-missing', { location: '/nonexistent/pushgate/watched' }), makeElement('fakesink', 'sink-watch-test')]);
-  pipeline.add(bin);
+  const { pipeline, relay } = failingPipeline('watch-test', 'src-watch-missing');
   const lines: Logged[] = [];
   const log = recordingLogger(lines);
   relay.watch(log);
