@@ -58,8 +58,17 @@ async function withServer<T>(side: Side, streams: readonly StreamSpec[], setting
   }
 }
 
+/**
+ * The window starts no sooner than this after the server started. A new Node process runs V8's
+ * memory reducer once its start-up garbage settles: two major GCs about 8.5 and 9 s after start
+ * (`--trace-gc`), tens of ms of CPU once in a gateway's life, which would otherwise fall in the
+ * window of every run (its start was about 4.5 s after the server's).
+ */
+const MIN_SERVER_AGE_MS = 10_000;
+
 export function runReaders(scenario: ReadersScenario, side: Side, round: number, settings: RunSettings): Promise<ReadersRun> {
   const streams = streamsOf(scenario, scenario.publishers);
+  const startedAt = performance.now();
   return withServer(side, streams, settings, async (server, sampler) => {
     const readers = scenario.publishers * scenario.readersPerStream;
     const common = { host: HOST, rtspPort: server.rtspPort, paths: streams.map((stream) => stream.name), transport: scenario.transport, connectConcurrency: 50 };
@@ -72,7 +81,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
     const load = new ReadersLoad({ ...common, readers, staggerMs: scenario.staggerMs, workers: scenario.workers });
     try {
       await load.connected(30_000 + 50 * readers);
-      await delay(settings.settleS * 1000);
+      await delay(Math.max(settings.settleS * 1000, MIN_SERVER_AGE_MS - (performance.now() - startedAt)));
       const machineBusy = machineBusyMeter();
       sampler.mark();
       await load.mark();
