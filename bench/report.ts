@@ -120,7 +120,7 @@ export function withCpuRatios(summaries: readonly ReadersSummary[]): ReadersSumm
   });
 }
 
-export function median(values: readonly number[]): number {
+function median(values: readonly number[]): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);

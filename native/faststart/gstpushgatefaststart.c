@@ -1619,11 +1619,11 @@ on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
     if (p->udp_socket) {
       GThread *thread = g_thread_try_new ("pgfs-udp-prime", udp_prime_run, prime_ref (p), NULL);
       if (!thread) {
-        prime_unref (p);
         prime_go_live (p);
         prime_finish (p, PRIME_DONE);
         gate_open (log);
         g_mutex_unlock (&log->lock);
+        prime_unref (p);        /* the ref the thread would have held; `pending` keeps one */
         continue;
       }
       g_thread_unref (thread);  /* it ends on its own, holding its prime */

@@ -187,12 +187,8 @@ export class RtspClient {
   }
 
   /** SETUP over interleaved TCP on channels (2i, 2i+1). Remembers the session. */
-  async setupTcp(controlUrl: string, index: number): Promise<RtspResponse> {
-    const response = await this.request('SETUP', controlUrl, {
-      Transport: `RTP/AVP/TCP;unicast;interleaved=${2 * index}-${2 * index + 1}`,
-    });
-    if (response.status === 200 && response.headers.session) this.session = response.headers.session.split(';')[0]!.trim();
-    return response;
+  setupTcp(controlUrl: string, index: number): Promise<RtspResponse> {
+    return this.#setup(controlUrl, `RTP/AVP/TCP;unicast;interleaved=${2 * index}-${2 * index + 1}`);
   }
 
   play(path: string, timeoutMs = 5000): Promise<RtspResponse> {
@@ -214,7 +210,12 @@ export class RtspClient {
       socket.on('message', (data: Buffer) => this.#onInterleaved(channel, data));
     }
     const port = rtp.address().port;
-    const response = await this.request('SETUP', controlUrl, { Transport: `RTP/AVP;unicast;client_port=${port}-${port + 1}` });
+    return this.#setup(controlUrl, `RTP/AVP;unicast;client_port=${port}-${port + 1}`);
+  }
+
+  /** One SETUP; remembers the session it answers with. */
+  async #setup(controlUrl: string, transport: string): Promise<RtspResponse> {
+    const response = await this.request('SETUP', controlUrl, { Transport: transport });
     if (response.status === 200 && response.headers.session) this.session = response.headers.session.split(';')[0]!.trim();
     return response;
   }
