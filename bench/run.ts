@@ -115,6 +115,7 @@ async function benchReaders(scenario: Extract<Scenario, { kind: 'readers' }>, in
         runs.get(side)!.push(run);
         log(runLine(scenario.name, run));
         if (run.failures.length) log(`  reader failures: ${run.failures.join('; ')}`);
+        if (run.serverOutput) log(`  ${run.stalled} readers stalled; the server and its publishers said:${run.serverOutput}`);
       } catch (error) {
         errors.get(side)!.push(describeError(error));
         log(`${scenario.name} round ${round + 1} ${side} FAILED: ${describeError(error)}`);
@@ -159,6 +160,7 @@ async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers'
       try {
         const run = await runReaders(step, side, 0, { ...settings, windowS: scenario.holdS });
         log(runLine(step.name, run));
+        if (run.serverOutput) log(`  ${run.stalled} readers stalled; the server and its publishers said:${run.serverOutput}`);
         // Readers that fall behind lose nothing yet but get less than the stream's rate.
         const expectedMbps = (readers * CLIPS[step.clip].kbps) / 1000;
         const receivedMbps = (8 * run.bytes) / run.windowS / 1e6;

@@ -23,6 +23,8 @@ export interface ReadersRun extends ReadersResult {
   readonly serverCpuPercent: number;
   readonly peakRssMb: number;
   readonly machineBusyPercent: number;
+  /** When readers stalled: the end of what the server and its publishers printed. */
+  readonly serverOutput: string | undefined;
 }
 
 export interface ChurnRun {
@@ -97,6 +99,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
         serverCpuPercent: cost.cpuPercent,
         peakRssMb: cost.peakRssMb,
         machineBusyPercent: machineBusy(),
+        serverOutput: result.stalled > 0 ? server.outputTail() : undefined,
       };
     } finally {
       await load.stop();

@@ -35,8 +35,14 @@ export interface RunningServer {
   readonly httpPort: number | undefined;
   /** Throws, with the server's last output, if it is no longer running. */
   checkAlive(): void;
+  /** The end of what the server and its publishers printed: why readers stalled. */
+  outputTail(): string;
   /** Stops the publishers, then the server. */
   stop(): Promise<void>;
+}
+
+function outputOf(server: BenchProcess, publishers: readonly BenchProcess[]): () => string {
+  return () => [server, ...publishers].map((process) => process.outputTail()).join('');
 }
 
 function aliveCheck(server: BenchProcess): () => void {
@@ -109,7 +115,7 @@ async function startPushgate(streams: readonly StreamSpec[], main: string): Prom
       publishers.push(stream.probe ? probePublisher(stream, { url }) : publisher(stream.name, stream.clip, ['-content_type', 'video/h264', '-method', 'POST', url]));
     }
     await Promise.all(streams.map((stream) => waitForPushgateLive(ports.http, stream.name, server)));
-    return { side: 'pushgate', pid: server.pid, rtspPort: ports.rtsp, httpPort: ports.http, checkAlive: aliveCheck(server), stop };
+    return { side: 'pushgate', pid: server.pid, rtspPort: ports.rtsp, httpPort: ports.http, checkAlive: aliveCheck(server), outputTail: outputOf(server, publishers), stop };
   } catch (error) {
     await stop();
     throw error;
@@ -154,7 +160,7 @@ async function startLimit(streams: readonly StreamSpec[], binary: string): Promi
       publishers.push(stream.probe ? probePublisher(stream, { fifo: fifos[i]! }) : publisher(stream.name, stream.clip, ['-y', fifos[i]!])),
     );
     await Promise.all(live);
-    return { side: 'limit', pid: started.pid, rtspPort, httpPort: undefined, checkAlive: aliveCheck(started), stop };
+    return { side: 'limit', pid: started.pid, rtspPort, httpPort: undefined, checkAlive: aliveCheck(started), outputTail: outputOf(started, publishers), stop };
   } catch (error) {
     await stop();
     throw error;

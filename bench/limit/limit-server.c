@@ -41,10 +41,11 @@ typedef struct {
   gchar *path;
   GThread *thread;
 
-  /* Guarded by lock: the appsrc of the current media (NULL when no reader). */
+  /* Guarded by lock: the appsrc of the newest media (NULL before the first). */
   GMutex lock;
   GstElement *appsrc;
-  gboolean fresh;
+  gboolean fresh;     /* no buffer taken yet: the pipeline may still be starting */
+  gboolean refusing;  /* it took buffers, and now refuses them */
 
   /* Owned by the reader thread. */
   GByteArray *pending;     /* bytes read and not yet cut into NAL units */
@@ -78,7 +79,9 @@ on_media_configure (GstRTSPMediaFactory *factory, GstRTSPMedia *media, gpointer 
     gst_object_unref (mount->appsrc);
   mount->appsrc = appsrc;
   mount->fresh = TRUE;
+  mount->refusing = FALSE;
   g_mutex_unlock (&mount->lock);
+  g_printerr ("limit-server: %s: new media\n", mount->name);
 }
 
 static void
@@ -110,14 +113,16 @@ push_unit (Mount *mount)
 
   g_mutex_lock (&mount->lock);
   if (mount->appsrc == appsrc) {
-    if (flow == GST_FLOW_OK) {
+    /* A media whose pipeline stopped (the last reader left, it was unprepared) refuses data
+     * until media-configure hands over the next reader's new one. The appsrc is kept, not
+     * dropped: should the same media take data again, its readers must get it. */
+    if (flow == GST_FLOW_OK && mount->refusing)
+      g_printerr ("limit-server: %s: media takes data again\n", mount->name);
+    else if (flow != GST_FLOW_OK && !mount->fresh && !mount->refusing)
+      g_printerr ("limit-server: %s: media refuses data (%s)\n", mount->name, gst_flow_get_name (flow));
+    if (flow == GST_FLOW_OK)
       mount->fresh = FALSE;
-    } else if (!mount->fresh) {
-      /* The last reader left and the media was unprepared: the next reader gets a new one. */
-      g_printerr ("limit-server: %s: media stopped (%s)\n", mount->name, gst_flow_get_name (flow));
-      gst_object_unref (mount->appsrc);
-      mount->appsrc = NULL;
-    }
+    mount->refusing = flow != GST_FLOW_OK && !mount->fresh;
   }
   g_mutex_unlock (&mount->lock);
   gst_object_unref (appsrc);
