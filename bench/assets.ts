@@ -76,7 +76,7 @@ export async function makeClips(): Promise<void> {
 export async function buildLimitServer(): Promise<string> {
   mkdirSync(WORK_DIR, { recursive: true });
   const binary = path.join(WORK_DIR, 'limit-server');
-  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'gstreamer-1.0', 'gstreamer-app-1.0', 'gstreamer-rtsp-server-1.0'], { encoding: 'utf8' })
+  const flags = execFileSync('pkg-config', ['--cflags', '--libs', 'gstreamer-1.0', 'gstreamer-app-1.0', 'gstreamer-rtsp-1.0', 'gstreamer-rtsp-server-1.0'], { encoding: 'utf8' })
     .trim()
     .split(/\s+/);
   await runCommand('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, LIMIT_SOURCE, ...flags], 60_000);

@@ -13,7 +13,9 @@
  *
  * Usage: limit-server [--host ADDR] [--port N] [--threads N] NAME=PATH [NAME=PATH ...]
  *   PATH "-" is stdin. Port 0 picks a free port. On stdout it prints "listening PORT" once the
- *   server is bound, then "live NAME" when a mount's first keyframe has been read.
+ *   server is bound, then "live NAME" once a mount's media is prepared: as pushgate does (with
+ *   its default fast start), each mount builds its shared media when its first keyframe has
+ *   been read, and holds it prepared from then on, so readers join a running pipeline.
  * It exits on SIGINT/SIGTERM, or when every input has ended.
  */
 #include <errno.h>
@@ -56,10 +58,14 @@ typedef struct {
   GByteArray *sps;
   GByteArray *pps;
   gboolean announced;
+
+  GstRTSPMediaFactory *factory;
+  GstRTSPMedia *held;      /* the media built at go-live, prepared until exit */
 } Mount;
 
 static GMainLoop *main_loop;
 static gint inputs_running;
+static gint bound_port;
 
 static const guint8 START_CODE[4] = { 0, 0, 0, 1 };
 
@@ -128,6 +134,30 @@ push_unit (Mount *mount)
   gst_object_unref (appsrc);
 }
 
+/* ---- go-live: the shared media is built and prepared before any reader comes ---- */
+
+/* On a thread of its own: preparing waits for data, which this mount's input thread pushes. */
+static gpointer
+go_live (gpointer user_data)
+{
+  Mount *mount = user_data;
+  GstRTSPUrl *url = NULL;
+  /* The factory's cache key is port and path: the readers' URLs give the same. */
+  gchar *text = g_strdup_printf ("rtsp://127.0.0.1:%d/%s", bound_port, mount->name);
+  if (gst_rtsp_url_parse (text, &url) == GST_RTSP_OK)
+    mount->held = gst_rtsp_media_factory_construct (mount->factory, url);
+  if (mount->held && gst_rtsp_media_prepare (mount->held, NULL)) {
+    printf ("live %s\n", mount->name);
+    fflush (stdout);
+  } else {
+    g_printerr ("limit-server: %s: cannot prepare its media\n", mount->name);
+  }
+  if (url)
+    gst_rtsp_url_free (url);
+  g_free (text);
+  return NULL;
+}
+
 /* ---- cutting the byte stream into access units ---- */
 
 static void
@@ -144,12 +174,11 @@ static void
 finish_unit (Mount *mount)
 {
   if (mount->unit_has_slice) {
+    push_unit (mount);
     if (mount->unit_is_key && !mount->announced) {
       mount->announced = TRUE;
-      printf ("live %s\n", mount->name);
-      fflush (stdout);
+      g_thread_unref (g_thread_new ("go-live", go_live, mount));
     }
-    push_unit (mount);
   }
   g_byte_array_set_size (mount->unit, 0);
   mount->unit_has_slice = FALSE;
@@ -297,6 +326,7 @@ mount_new (GstRTSPMountPoints *mounts, const gchar *spec)
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   gst_rtsp_media_factory_set_eos_shutdown (factory, FALSE);
   g_signal_connect (factory, "media-configure", G_CALLBACK (on_media_configure), mount);
+  mount->factory = factory;
   gchar *path = g_strdup_printf ("/%s", mount->name);
   gst_rtsp_mount_points_add_factory (mounts, path, factory);
   g_free (path);
@@ -348,7 +378,8 @@ main (int argc, char **argv)
   g_timeout_add_seconds (1, cleanup_sessions, sessions);
   g_unix_signal_add (SIGINT, on_signal, NULL);
   g_unix_signal_add (SIGTERM, on_signal, NULL);
-  printf ("listening %d\n", gst_rtsp_server_get_bound_port (server));
+  bound_port = gst_rtsp_server_get_bound_port (server);
+  printf ("listening %d\n", bound_port);
   fflush (stdout);
 
   inputs_running = (gint) mount_list->len;
