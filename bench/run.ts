@@ -103,6 +103,12 @@ function runLine(scenario: string, run: ReadersRun): string {
   );
 }
 
+/** The run's line, and when readers stalled, what the server and its publishers printed. */
+function logRun(scenario: string, run: ReadersRun): void {
+  log(runLine(scenario, run));
+  if (run.serverOutput) log(`  ${run.stalled} readers stalled; the server and its publishers said:${run.serverOutput}`);
+}
+
 /** Rounds of every side, the order flipping each round (and each scenario), so neither side always goes first. */
 async function benchReaders(scenario: Extract<Scenario, { kind: 'readers' }>, index: number, options: Options, settings: RunSettings): Promise<ReadersSummary[]> {
   const runs = new Map<Side, ReadersRun[]>(scenario.sides.map((side) => [side, []]));
@@ -113,9 +119,8 @@ async function benchReaders(scenario: Extract<Scenario, { kind: 'readers' }>, in
       try {
         const run = await runReaders(scenario, side, round, settings);
         runs.get(side)!.push(run);
-        log(runLine(scenario.name, run));
+        logRun(scenario.name, run);
         if (run.failures.length) log(`  reader failures: ${run.failures.join('; ')}`);
-        if (run.serverOutput) log(`  ${run.stalled} readers stalled; the server and its publishers said:${run.serverOutput}`);
       } catch (error) {
         errors.get(side)!.push(describeError(error));
         log(`${scenario.name} round ${round + 1} ${side} FAILED: ${describeError(error)}`);
@@ -159,8 +164,7 @@ async function benchMaxReaders(scenario: Extract<Scenario, { kind: 'max-readers'
       const step = { ...scenario.step, name: `${scenario.name}-${readers}`, readersPerStream: readers };
       try {
         const run = await runReaders(step, side, 0, { ...settings, windowS: scenario.holdS });
-        log(runLine(step.name, run));
-        if (run.serverOutput) log(`  ${run.stalled} readers stalled; the server and its publishers said:${run.serverOutput}`);
+        logRun(step.name, run);
         // Readers that fall behind lose nothing yet but get less than the stream's rate.
         const expectedMbps = (readers * CLIPS[step.clip].kbps) / 1000;
         const receivedMbps = (8 * run.bytes) / run.windowS / 1e6;

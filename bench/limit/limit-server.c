@@ -66,7 +66,6 @@ typedef struct {
 static GMainLoop *main_loop;
 static gint inputs_running;
 static gint bound_port;
-static GstRTSPThreadPool *thread_pool;
 
 static const guint8 START_CODE[4] = { 0, 0, 0, 1 };
 
@@ -120,9 +119,8 @@ push_unit (Mount *mount)
 
   g_mutex_lock (&mount->lock);
   if (mount->appsrc == appsrc) {
-    /* A media whose pipeline stopped (the last reader left, it was unprepared) refuses data
-     * until media-configure hands over the next reader's new one. The appsrc is kept, not
-     * dropped: should the same media take data again, its readers must get it. */
+    /* The media is held from go-live, so it refusing data is a fault worth a line; the appsrc
+     * is kept, not dropped: should the same media take data again, its readers must get it. */
     if (flow == GST_FLOW_OK && mount->refusing)
       g_printerr ("limit-server: %s: media takes data again\n", mount->name);
     else if (flow != GST_FLOW_OK && !mount->fresh && !mount->refusing)
@@ -147,11 +145,7 @@ go_live (gpointer user_data)
   gchar *text = g_strdup_printf ("rtsp://127.0.0.1:%d/%s", bound_port, mount->name);
   if (gst_rtsp_url_parse (text, &url) == GST_RTSP_OK)
     mount->held = gst_rtsp_media_factory_construct (mount->factory, url);
-  /* As pushgate's fast start: the bus is watched on a media thread of the server's pool, and
-   * the prepared media is set playing at once (until a PLAY its streams would stay blocked). */
-  GstRTSPThread *thread = gst_rtsp_thread_pool_get_thread (thread_pool, GST_RTSP_THREAD_TYPE_MEDIA, NULL);
-  if (mount->held && thread && gst_rtsp_media_prepare (mount->held, thread)) {
-    gst_rtsp_media_set_pipeline_state (mount->held, GST_STATE_PLAYING);
+  if (mount->held && gst_rtsp_media_prepare (mount->held, NULL)) {
     printf ("live %s\n", mount->name);
     fflush (stdout);
   } else {
@@ -370,8 +364,9 @@ main (int argc, char **argv)
   gst_rtsp_server_set_address (server, host);
   gst_rtsp_server_set_service (server, port);
   gst_rtsp_server_set_backlog (server, 1024);
-  thread_pool = gst_rtsp_server_get_thread_pool (server);
-  gst_rtsp_thread_pool_set_max_threads (thread_pool, threads);
+  GstRTSPThreadPool *pool = gst_rtsp_server_get_thread_pool (server);
+  gst_rtsp_thread_pool_set_max_threads (pool, threads);
+  g_object_unref (pool);
   g_object_unref (mounts);
 
   if (gst_rtsp_server_attach (server, NULL) == 0) {
