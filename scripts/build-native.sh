@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PKGS="gstreamer-1.0 gstreamer-app-1.0 gstreamer-rtp-1.0 gstreamer-rtsp-1.0 gstreamer-rtsp-server-1.0"
+PKGS="gstreamer-1.0 gstreamer-app-1.0 gstreamer-rtsp-1.0 gstreamer-rtsp-server-1.0"
 if ! pkg-config --exists $PKGS; then
   echo "[build-native] missing development packages for: $PKGS (libgstrtspserver-1.0-dev, pkg-config)" >&2
   exit 1

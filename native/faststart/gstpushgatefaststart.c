@@ -37,7 +37,6 @@
  */
 #include <string.h>
 #include <gst/gst.h>
-#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/rtsp-server/rtsp-server.h>
 
 #define PACKAGE "pushgate"
@@ -263,6 +262,54 @@ payload_is_key (Codec codec, const guint8 * p, gsize n)
   }
 }
 
+/* What the log needs of an RTP packet (RFC 3550 5.1), read without mapping its payload: the
+ * payloaders put the RTP header (with the FU or aggregation bytes) in one memory and the NAL
+ * data in another, and mapping the payload merges them into a fresh copy, for every packet.
+ * Only aggregation packets (STAP-A, AP: a few small ones per keyframe) are read whole. */
+static gboolean
+packet_info (Codec codec, GstBuffer * buf, guint16 * seq, guint32 * ts, gboolean * marker,
+    gboolean * key)
+{
+  gsize size = gst_buffer_get_size (buf), off, end = size, n;
+  guint8 h[12], p[3];
+
+  if (gst_buffer_extract (buf, 0, h, 12) != 12 || (h[0] >> 6) != 2)
+    return FALSE;
+  off = 12 + 4 * (h[0] & 0x0f);
+  if (h[0] & 0x20) {            /* padding: its last byte says how much */
+    guint8 pad = 0;
+    if (gst_buffer_extract (buf, size - 1, &pad, 1) != 1 || pad > size)
+      return FALSE;
+    end -= pad;
+  }
+  if (h[0] & 0x10) {            /* a header extension: 4 bytes, then 32-bit words */
+    guint8 x[4];
+    if (gst_buffer_extract (buf, off, x, 4) != 4)
+      return FALSE;
+    off += 4 + 4 * GST_READ_UINT16_BE (x + 2);
+  }
+  if (off > end)
+    return FALSE;
+  *seq = GST_READ_UINT16_BE (h + 2);
+  *ts = GST_READ_UINT32_BE (h + 4);
+  *marker = (h[1] & 0x80) != 0;
+  *key = FALSE;
+  if (codec == CODEC_AUDIO)
+    return TRUE;
+  n = gst_buffer_extract (buf, off, p, MIN (sizeof p, end - off));
+  if ((codec == CODEC_H264 && n >= 1 && (p[0] & 0x1f) == 24)
+      || (codec == CODEC_H265 && n >= 2 && ((p[0] >> 1) & 0x3f) == 48)) {
+    gpointer whole = NULL;
+    gsize whole_size = 0;
+    gst_buffer_extract_dup (buf, off, end - off, &whole, &whole_size);
+    *key = payload_is_key (codec, whole, whole_size);
+    g_free (whole);
+  } else {
+    *key = payload_is_key (codec, p, n);
+  }
+  return TRUE;
+}
+
 /* ---------- the log ---------- */
 
 static inline guint
@@ -341,20 +388,13 @@ log_trim (StreamLog * log)
 static void
 log_append (StreamLog * log, GstBuffer * buf)
 {
-  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
   guint16 seq;
   guint32 ts;
   gboolean marker, key, new_au;
   Entry e;
 
-  if (!gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+  if (!packet_info (log->codec, buf, &seq, &ts, &marker, &key))
     return;
-  seq = gst_rtp_buffer_get_seq (&rtp);
-  ts = gst_rtp_buffer_get_timestamp (&rtp);
-  marker = gst_rtp_buffer_get_marker (&rtp);
-  key = payload_is_key (log->codec, gst_rtp_buffer_get_payload (&rtp),
-      gst_rtp_buffer_get_payload_len (&rtp));
-  gst_rtp_buffer_unmap (&rtp);
 
   g_mutex_lock (&log->lock);
   if (log->detached)
