@@ -28,7 +28,8 @@
  * A media is held (one prepare count, its streams logged) from its first PLAY, or, when the
  * application asks ("warm" action, at go-live), from before any reader: then it is constructed
  * on the application's thread and prepared, set playing and held on a thread of its own, so
- * even a stream's first reader is primed.
+ * even a stream's first reader is primed. A held media's TCP sink sends without waiting on the
+ * clock, as its udpsink does (media_send_unsynced).
  *
  * Lock order: StreamLog.lock -> gst-rtsp-server's stream/client locks. We never take a
  * StreamLog lock while holding a gst-rtsp-server lock we know of (the sentinel callbacks run
@@ -195,7 +196,7 @@ enum
 
 static guint signals[N_SIGNALS];
 
-static GQuark client_quark, released_quark;
+static GQuark client_quark, released_quark, unsynced_quark;
 
 /* ---------- keyframe detection on RTP payloads ---------- */
 
@@ -948,6 +949,54 @@ media_rec_free (MediaRec * rec)
   g_free (rec);
 }
 
+/* ---------- no clock wait before TCP readers ---------- */
+
+/* gst-rtsp-server syncs its RTP appsink (the TCP readers' branch) to the clock, and sets that
+ * again at every PLAY ("rate control", on unless a client says Rate-Control: no). pushgate's
+ * ingest already releases each unit in real time, with a smooth timestamp up to a few ms ahead:
+ * the clock wait only made the streaming thread sleep once more for most frames (about 20
+ * times a second per stream, measured) and held TCP readers back by those ms, while UDP
+ * readers (udpsink sync=false) never waited. The rest of rate control (RTCP SR timestamps,
+ * payloader timing) is left as gst-rtsp-server sets it. */
+static void
+sync_changed (GObject * sink, GParamSpec * pspec, gpointer user_data)
+{
+  gboolean sync = FALSE;
+
+  g_object_get (sink, "sync", &sync, NULL);
+  if (sync)
+    g_object_set (sink, "sync", FALSE, NULL);
+}
+
+static void
+media_send_unsynced (GstRTSPMedia * media)
+{
+  GstElement *element = gst_rtsp_media_get_element (media);
+  GstObject *pipeline = element ? gst_object_get_parent (GST_OBJECT (element)) : NULL;
+  GstIterator *it;
+  GValue item = G_VALUE_INIT;
+
+  if (element)
+    gst_object_unref (element);
+  if (!GST_IS_BIN (pipeline)) {
+    gst_clear_object (&pipeline);
+    return;
+  }
+  it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "appsink");
+  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GObject *sink = g_value_get_object (&item);
+    if (!g_object_get_qdata (sink, unsynced_quark)) {
+      g_object_set_qdata (sink, unsynced_quark, GINT_TO_POINTER (1));
+      g_signal_connect (sink, "notify::sync", G_CALLBACK (sync_changed), NULL);
+      g_object_set (sink, "sync", FALSE, NULL);
+    }
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  gst_iterator_free (it);
+  gst_object_unref (pipeline);
+}
+
 /* With fs->lock held: holds @media, whose prepare count the caller has taken for us, and logs
  * the packets of each of its streams. */
 static MediaRec *
@@ -964,6 +1013,8 @@ media_hold_locked (PgFastStart * fs, GstRTSPMedia * media)
     if (log)
       g_ptr_array_add (rec->logs, log);
   }
+  /* after log_install: the sentinels made the streams' TCP sinks */
+  media_send_unsynced (media);
   g_hash_table_insert (fs->medias, media, rec);
   return rec;
 }
@@ -2021,6 +2072,7 @@ pg_fast_start_class_init (PgFastStartClass * klass)
       "pushgate fast start", "Generic",
       "Primes late RTSP/TCP readers of shared gst-rtsp-server media from a GOP log",
       "pushgate");
+  unsynced_quark = g_quark_from_static_string ("pgfaststart-unsynced");
   client_quark = g_quark_from_static_string ("pgfaststart-client");
   released_quark = g_quark_from_static_string ("pgfaststart-released");
 }
