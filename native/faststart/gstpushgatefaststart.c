@@ -639,35 +639,50 @@ wait_udp_idle (StreamLog * log)
   return ok && !log->detached;
 }
 
-/* The multiudpsink of `media` that sends from `socket`: udpsink[0] of the stream. */
-static GstElement *
-find_udpsink (GstRTSPMedia * media, GSocket * socket)
+/* The elements `factory` made in `media`'s pipeline (gst-rtsp-server's sinks live there, beside
+ * the media's element), as a new array of refs; empty without a pipeline. */
+static GPtrArray *
+media_elements (GstRTSPMedia * media, const gchar * factory)
 {
-  GstElement *element = gst_rtsp_media_get_element (media), *found = NULL;
+  GstElement *element = gst_rtsp_media_get_element (media);
   GstObject *pipeline = element ? gst_object_get_parent (GST_OBJECT (element)) : NULL;
+  GPtrArray *found = g_ptr_array_new_with_free_func (gst_object_unref);
   GstIterator *it;
   GValue item = G_VALUE_INIT;
 
   if (element)
     gst_object_unref (element);
-  if (!GST_IS_BIN (pipeline)) {
-    gst_clear_object (&pipeline);
-    return NULL;
+  if (GST_IS_BIN (pipeline)) {
+    it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), factory);
+    while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      g_ptr_array_add (found, g_value_dup_object (&item));
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+    gst_iterator_free (it);
   }
-  it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "multiudpsink");
-  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    GstElement *sink = g_value_get_object (&item);
+  gst_clear_object (&pipeline);
+  return found;
+}
+
+/* The multiudpsink of `media` that sends from `socket`: udpsink[0] of the stream. */
+static GstElement *
+find_udpsink (GstRTSPMedia * media, GSocket * socket)
+{
+  GPtrArray *sinks = media_elements (media, "multiudpsink");
+  GstElement *found = NULL;
+  guint i;
+
+  for (i = 0; i < sinks->len && !found; i++) {
+    GstElement *sink = g_ptr_array_index (sinks, i);
     GSocket *v4 = NULL, *v6 = NULL;
     g_object_get (sink, "socket", &v4, "socket-v6", &v6, NULL);
     if (v4 == socket || v6 == socket)
       found = gst_object_ref (sink);
     g_clear_object (&v4);
     g_clear_object (&v6);
-    g_value_reset (&item);
   }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  gst_object_unref (pipeline);
+  g_ptr_array_unref (sinks);
   return found;
 }
 
@@ -971,30 +986,18 @@ sync_changed (GObject * sink, GParamSpec * pspec, gpointer user_data)
 static void
 media_send_unsynced (GstRTSPMedia * media)
 {
-  GstElement *element = gst_rtsp_media_get_element (media);
-  GstObject *pipeline = element ? gst_object_get_parent (GST_OBJECT (element)) : NULL;
-  GstIterator *it;
-  GValue item = G_VALUE_INIT;
+  GPtrArray *sinks = media_elements (media, "appsink");
+  guint i;
 
-  if (element)
-    gst_object_unref (element);
-  if (!GST_IS_BIN (pipeline)) {
-    gst_clear_object (&pipeline);
-    return;
-  }
-  it = gst_bin_iterate_all_by_element_factory_name (GST_BIN (pipeline), "appsink");
-  while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
-    GObject *sink = g_value_get_object (&item);
+  for (i = 0; i < sinks->len; i++) {
+    GObject *sink = g_ptr_array_index (sinks, i);
     if (!g_object_get_qdata (sink, unsynced_quark)) {
       g_object_set_qdata (sink, unsynced_quark, GINT_TO_POINTER (1));
       g_signal_connect (sink, "notify::sync", G_CALLBACK (sync_changed), NULL);
       g_object_set (sink, "sync", FALSE, NULL);
     }
-    g_value_reset (&item);
   }
-  g_value_unset (&item);
-  gst_iterator_free (it);
-  gst_object_unref (pipeline);
+  g_ptr_array_unref (sinks);
 }
 
 /* With fs->lock held: holds @media, whose prepare count the caller has taken for us, and logs
