@@ -23,7 +23,8 @@
  * reader out of it, a thread of the prime's own sends the logged packets to the reader's RTP
  * port through the stream's own RTP socket (the reader sees one sender), paced, and the
  * hand-over also waits until the udpsink has taken every packet that went past the gate
- * (a probe on its sink pad), so the packets it sends the reader once it is back are new ones.
+ * (a probe on its sink pad, watched from the first packet it saw) and sent it (an idle probe
+ * on its queue's pad), so the packets it sends the reader once it is back are new ones.
  *
  * A media is held (one prepare count, its streams logged) from its first PLAY, or, when the
  * application asks ("warm" action, at go-live), from before any reader: then it is constructed
@@ -49,6 +50,8 @@ GST_DEBUG_CATEGORY_STATIC (pgfs_debug);
 /* Longest a gate may hold the payloader, and longest we wait for quiescence. */
 #define GATE_MAX_HOLD_US (100 * G_TIME_SPAN_MILLISECOND)
 #define QUIESCE_WAIT_US (100 * G_TIME_SPAN_MILLISECOND)
+/* A stream's first UDP reader waits this long for a packet to reach the new udpsink. */
+#define UDP_FIRST_SEEN_WAIT_US (500 * G_TIME_SPAN_MILLISECOND)
 /* UDP priming has no flow control: UDP_CHUNK_PACKETS every UDP_PACE_US, about 45 Mbit/s with
  * 1.4 kB packets. The keyframe, first, arrives within milliseconds; a 2 s GOP of 4.5 Mbit/s
  * takes 0.2 s. A reader that stops reading for 20 ms still loses nothing from a 208 kB socket
@@ -612,17 +615,19 @@ udp_idle_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 /* With log->lock (dropped meanwhile), the gate closed and the log quiescent: waits until the
  * udpsink is out of its chain function too. Seeing a packet (udp_probe) comes before sending
  * it: a reader added to the udpsink before that send is over would get it again, after what
- * we sent it ourselves. FALSE after QUIESCE_WAIT_US. */
+ * we sent it ourselves. The idle probe goes on the pad that pushes into the udpsink (its
+ * queue's): on a sink pad GStreamer calls an idle probe at once, chain or not. FALSE after
+ * QUIESCE_WAIT_US. */
 static gboolean
 wait_udp_idle (StreamLog * log)
 {
   guint serial = log->udp_idle_serial;
   gint64 deadline = g_get_monotonic_time () + QUIESCE_WAIT_US;
-  GstPad *pad = log->udp_pad ? gst_object_ref (log->udp_pad) : NULL;
+  GstPad *pad = log->udp_pad ? gst_pad_get_peer (log->udp_pad) : NULL;
   gboolean ok = TRUE;
 
   if (!pad)
-    return TRUE;
+    return TRUE;                /* unlinked: nothing reaches the udpsink */
   /* Called at once, from here, when the pad is idle now: without our lock. */
   g_mutex_unlock (&log->lock);
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_IDLE, udp_idle_probe, log_ref (log), log_unref);
@@ -686,8 +691,26 @@ find_udpsink (GstRTSPMedia * media, GSocket * socket)
   return found;
 }
 
+/* With log->lock and the gate open: waits until the udpsink has seen a packet. What passed the
+ * gate before its branch was linked never reaches it, and what is queued before it (the queue
+ * holds a whole frame's list) has not been seen yet: only from a packet the udpsink saw on
+ * does every later packet past the gate reach it too, so that quiescence can wait for the
+ * last one. FALSE (the reader joins live) when no packet came within UDP_FIRST_SEEN_WAIT_US. */
+static gboolean
+wait_udp_first_seen (StreamLog * log)
+{
+  gint64 deadline = g_get_monotonic_time () + UDP_FIRST_SEEN_WAIT_US;
+
+  log->waiters++;
+  while (!log->have_udp_seen && !log->detached)
+    if (!g_cond_wait_until (&log->cond, &log->lock, deadline))
+      break;
+  log->waiters--;
+  return log->have_udp_seen && !log->detached;
+}
+
 /* Without log->lock: from now on, what reaches the stream's udpsink counts for quiescence.
- * FALSE (the reader joins live) when there is no udpsink. */
+ * FALSE (the reader joins live) when there is no udpsink or no packet reached it. */
 static gboolean
 udp_watch (StreamLog * log, GstRTSPMedia * media, GstRTSPStreamTransport * trans,
     GSocket * socket)
@@ -697,7 +720,7 @@ udp_watch (StreamLog * log, GstRTSPMedia * media, GstRTSPStreamTransport * trans
   gboolean watched;
 
   g_mutex_lock (&log->lock);
-  watched = log->udp_pad != NULL;
+  watched = log->udp_pad != NULL && wait_udp_first_seen (log);
   g_mutex_unlock (&log->lock);
   if (watched)
     return TRUE;
@@ -716,15 +739,12 @@ udp_watch (StreamLog * log, GstRTSPMedia * media, GstRTSPStreamTransport * trans
   g_mutex_lock (&log->lock);
   if (!log->udp_pad && !log->detached) {
     log->udp_pad = gst_object_ref (pad);
-    /* A packet still queued before the udpsink is older than the last one past the gate:
-     * seeing it, and then that one, is what quiescence waits for. */
-    log->have_udp_seen = log->have_passed;
-    log->last_udp_seen = log->last_passed;
+    log->have_udp_seen = FALSE;
     log->udp_probe_id = gst_pad_add_probe (pad,
         GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, udp_probe, log_ref (log),
         log_unref);
   }
-  watched = log->udp_pad != NULL;
+  watched = log->udp_pad != NULL && wait_udp_first_seen (log);
   g_mutex_unlock (&log->lock);
   gst_object_unref (pad);
   return watched;
@@ -1574,7 +1594,8 @@ on_pre_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
       if (lower == GST_RTSP_LOWER_TRANS_UDP) {
         gboolean routed = udp_route (trans, &udp_socket, &udp_dest);
         if (!routed || !udp_watch (log, ctx->media, trans, udp_socket)) {
-          GST_INFO ("UDP reader joins live: %s", routed ? "no udpsink found" : "no route");
+          GST_INFO ("UDP reader joins live: %s",
+              routed ? "no udpsink, or no packet reached it" : "no route");
           continue;
         }
       }
