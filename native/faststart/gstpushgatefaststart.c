@@ -9,7 +9,8 @@
  * Per stream of a media (H.264/H.265 video; audio, which is primed from the video keyframe's
  * running time so both tracks start together):
  *  - a "sentinel" GstRTSPStreamTransport (TCP, unused channels) added to the stream records,
- *    by reference, the RTP packets TCP readers get, in their order, cut at keyframes;
+ *    by reference, the RTP packets TCP readers get, in their order, cut at keyframes (and
+ *    reports each message sent, as a client does: the stream's send thread relies on that);
  *  - a pad probe on the stream's src pad (the "gate") records the last sequence number that
  *    went past and, while closed, holds the payloader's thread (at most GATE_MAX_HOLD_US).
  * Per late TCP PLAY: pre-play-request closes the gate and waits until the sentinel has what
@@ -443,11 +444,30 @@ done:
   g_mutex_unlock (&log->lock);
 }
 
+/* Tells the stream the sentinel's message went out, as a client's watch does. The stream's
+ * send thread takes one appsink (RTCP first) per wake-up and sleeps until the next sample or
+ * message-sent: when RTCP and RTP samples came together and nothing but the sentinel sends,
+ * the RTP appsink stayed full and stalled the stream (gst-rtsp-server's send_func). */
+static void
+sentinel_sent (StreamLog * log)
+{
+  GstRTSPStreamTransport *sentinel;
+
+  g_mutex_lock (&log->lock);
+  sentinel = log->sentinel ? g_object_ref (log->sentinel) : NULL;
+  g_mutex_unlock (&log->lock);
+  if (sentinel) {
+    gst_rtsp_stream_transport_message_sent (sentinel);
+    g_object_unref (sentinel);
+  }
+}
+
 static gboolean
 sentinel_send (GstBuffer * buf, guint8 channel, gpointer user_data)
 {
   if (channel == SENTINEL_CHANNEL)      /* RTP; RTCP comes on channel + 1 and is ignored */
     log_append (user_data, buf);
+  sentinel_sent (user_data);
   return TRUE;
 }
 
@@ -459,6 +479,7 @@ sentinel_send_list (GstBufferList * list, guint8 channel, gpointer user_data)
   if (channel == SENTINEL_CHANNEL)
     for (i = 0; i < n; i++)
       log_append (user_data, gst_buffer_list_get (list, i));
+  sentinel_sent (user_data);
   return TRUE;
 }
 
@@ -952,11 +973,14 @@ log_install (PgFastStart * fs, GstRTSPStream * stream)
 static void
 log_detach (StreamLog * log)
 {
+  GstRTSPStreamTransport *sentinel;
+
   g_mutex_lock (&log->lock);
   log->detached = TRUE;
   log->gate_closers = 0;
   g_cond_broadcast (&log->cond);
   log_clear (log);
+  sentinel = g_steal_pointer (&log->sentinel);  /* sentinel_sent reads it under the lock */
   g_mutex_unlock (&log->lock);
   if (log->srcpad && log->probe_id)
     gst_pad_remove_probe (log->srcpad, log->probe_id);
@@ -964,9 +988,9 @@ log_detach (StreamLog * log)
   if (log->udp_pad && log->udp_probe_id)
     gst_pad_remove_probe (log->udp_pad, log->udp_probe_id);
   log->udp_probe_id = 0;
-  if (log->sentinel) {
-    gst_rtsp_stream_remove_transport (log->stream, log->sentinel);
-    g_clear_object (&log->sentinel);
+  if (sentinel) {
+    gst_rtsp_stream_remove_transport (log->stream, sentinel);
+    g_object_unref (sentinel);
   }
 }
 
