@@ -37,9 +37,12 @@ interface Options {
   readonly pushgateMain: string;
 }
 
+const USAGE = 'npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]';
+
 function readOptions(): Options {
   const { values } = parseArgs({
     options: {
+      help: { type: 'boolean', short: 'h' },
       only: { type: 'string' },
       rounds: { type: 'string', default: '3' },
       window: { type: 'string', default: '8' },
@@ -47,6 +50,10 @@ function readOptions(): Options {
       'pushgate-main': { type: 'string', default: DEFAULT_PUSHGATE_MAIN },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n  --window: seconds measured per side and round; --settle: seconds the readers settle first\n  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    process.exit(0);
+  }
   const number = (text: string, name: string): number => {
     const value = Number(text);
     if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
