@@ -9,7 +9,9 @@
  *  - reads the request's socket (a dup of Node's fd, taken after the request head; Node stopped
  *    reading it) and decodes the body: chunked, or Content-Length bytes;
  *  - cuts the Annex-B bytes into access units (ITU-T H.264 7.4.1.2.3 / H.265 7.4.2.4.4), as
- *    src/ingest/annexb-framer.ts does, keeping the latest parameter sets;
+ *    src/ingest/annexb-framer.ts does, keeping the latest parameter sets; a publisher that has
+ *    shown it writes one unit per HTTP chunk gets each unit out at its chunk's end, not when the
+ *    next one begins (see distrust_chunks);
  *  - drops what comes before the first keyframe with parameter sets, then gives each unit a
  *    smooth timestamp on the gateway clock (src/ingest/frame-clock.ts);
  *  - releases units in real time (src/ingest/pacer.ts): a publisher sending faster is not read
@@ -48,6 +50,12 @@
 #define LOOKAHEAD_NS (5 * GST_MSECOND)
 #define MAX_QUEUED_NS GST_SECOND
 #define MAX_QUEUED_BYTES (16 * 1024 * 1024)
+/* Chunk-aligned access units (see distrust_chunks): this many units in a row must each have ended
+ * exactly where a chunk ended before that is taken as the publisher's framing. */
+#define ALIGNED_UNITS_TO_TRUST 60
+/* ... and then a unit leaves when nothing more came this long after its chunk: a writer that
+ * split a unit (a pipe read mid-write) sends the rest at once. */
+#define CUT_DELAY_NS (2 * GST_MSECOND)
 /* Before Node has taken the start (and the frame rate), units wait unstamped; this many at most. */
 #define MAX_WAITING_UNITS 120
 /* Frame clock (as src/ingest/frame-clock.ts). */
@@ -93,6 +101,7 @@ typedef struct
   gboolean au_has_vcl, au_keyframe;
   gint64 ps_start[MAX_PARAMETER_SETS], ps_end[MAX_PARAMETER_SETS];
   gint ps_count;
+  gboolean cut;                 /* the last unit left at a chunk's end: the next NAL must open one */
 } Framer;
 
 #define PG_TYPE_INGEST (pg_ingest_get_type ())
@@ -141,6 +150,15 @@ struct _PgIngest
   guint64 chunk_left;
   gint chunk_digits;
   gsize chunk_text;             /* bytes of the current extension or trailer section */
+  guint64 chunk_size;           /* of the chunk being read */
+  guint64 split_size;           /* the size of the chunks seen to end inside units; 0: none */
+  gint64 open_chunk_end;        /* where the last chunk since the last unit boundary ended; -1 */
+  guint64 open_chunk_size;
+  gboolean split_mismatch;      /* a chunk of another size ended inside the current unit */
+  guint aligned_units;          /* units in a row that ended where a chunk did */
+  gboolean chunks_trusted, chunks_distrusted;
+  gint64 cut_at;                /* gateway time to cut the open unit at cut_end; 0: none */
+  gint64 cut_end;
   guint64 body_left;            /* Content-Length bodies */
   gboolean body_done;            /* the body's last byte was decoded */
   gboolean body_over;           /* ... and the framer flushed: read no more */
@@ -275,6 +293,62 @@ trim_trailing_zeros (Framer * f, gint64 end)
   return end;
 }
 
+/* ---- chunk-aligned access units ----
+ * A unit only ends where the next one begins, so the framer holds each unit until the next
+ * one's first bytes arrive: one frame period of latency. Publishers that write one unit per
+ * HTTP chunk (ffmpeg, the bench's probe, most scripts) say where it ends, except that a writer
+ * with a buffer splits larger units into chunks of the buffer's size and the rest (ffmpeg: 32 kB).
+ * Once ALIGNED_UNITS_TO_TRUST units in a row each ended exactly where a chunk ended, and every
+ * chunk that ended inside one had that same split size, a unit leaves CUT_DELAY_NS after a
+ * chunk of any other size ended it.
+ * If the next NAL then does not open a unit, the publisher's framing changed: the cut unit
+ * went out incomplete (once), the rest of it is dropped, and the push goes back to waiting. */
+static void
+distrust_chunks (PgIngest * self, const gchar * why)
+{
+  if (self->chunks_trusted)
+    GST_WARNING_OBJECT (self, "%s after chunk-aligned units: one unit was cut short; "
+        "waiting for each next unit from now on", why);
+  self->chunks_trusted = FALSE;
+  self->chunks_distrusted = TRUE;
+}
+
+/* The last chunk that ended did so inside a unit: its size is the publisher's split size. */
+static void
+chunk_ended_inside (PgIngest * self)
+{
+  if (self->open_chunk_end < 0)
+    return;
+  if (!self->split_size)
+    self->split_size = self->open_chunk_size;
+  else if (self->open_chunk_size != self->split_size)
+    self->split_mismatch = TRUE;
+  self->open_chunk_end = -1;
+}
+
+/* A unit ends where the next unit's start code (at `boundary`) begins. */
+static void
+learn_chunk_alignment (PgIngest * self, gint64 boundary)
+{
+  /* It ended where a chunk ended, and every chunk that ended inside it had the split size. */
+  gboolean aligned;
+
+  if (self->open_chunk_end != boundary)
+    chunk_ended_inside (self);
+  aligned = self->open_chunk_end == boundary && !self->split_mismatch;
+  self->open_chunk_end = -1;
+  self->split_mismatch = FALSE;
+
+  if (self->chunks_distrusted || self->chunks_trusted)
+    return;
+  self->aligned_units = aligned ? self->aligned_units + 1 : 0;
+  if (self->aligned_units >= ALIGNED_UNITS_TO_TRUST) {
+    self->chunks_trusted = TRUE;
+    GST_INFO_OBJECT (self, "%u units in a row ended with a chunk: a unit leaves at its "
+        "chunk's end from now on", self->aligned_units);
+  }
+}
+
 /* Decides whether the open NAL starts a new access unit (emitting the finished one if so).
  * Returns FALSE (with the error set) on a forbidden bit. */
 static gboolean
@@ -314,8 +388,17 @@ classify (PgIngest * self, gint64 limit, gboolean ended)
   } else {
     opens = base_layer && starts_access_unit (f, type);
   }
-  if (opens && f->au_has_vcl)
+  if (f->cut && !opens) {
+    distrust_chunks (self, "a chunk ended inside an access unit");
+    f->nal_type = type;
+    f->nal_classified = TRUE;   /* the rest of the unit already sent: dropped (end_nal) */
+    return TRUE;
+  }
+  f->cut = FALSE;
+  if (opens && f->au_has_vcl) {
+    learn_chunk_alignment (self, f->nal_start_code);
     emit_unit (self);
+  }
   if (f->au_start < 0) {
     f->au_start = f->nal_start_code;
     f->au_end = f->nal_start_code;
@@ -408,7 +491,9 @@ scan (PgIngest * self)
     if (f->nal_start >= 0) {
       if (!end_nal (self, trim_trailing_zeros (f, start_code)))
         return FALSE;
-    } else if (!check_garbage (self, start_code - f->garbage_from)) {
+    } else if (f->cut && start_code > f->garbage_from) {
+      distrust_chunks (self, "bytes without a start code followed a chunk");
+    } else if (!f->cut && !check_garbage (self, start_code - f->garbage_from)) {
       return FALSE;
     }
     f->seen_start_code = TRUE;
@@ -460,6 +545,11 @@ check_pending (PgIngest * self)
       return too_large (self, "access unit", end - f->au_start);
     return TRUE;
   }
+  if (f->cut) {
+    if (end - 3 > f->garbage_from)
+      distrust_chunks (self, "bytes without a start code followed a chunk");
+    return TRUE;
+  }
   return check_garbage (self, end - 3 - f->garbage_from);
 }
 
@@ -471,9 +561,53 @@ frame_bytes (PgIngest * self, const guint8 * data, gsize size)
   g_mutex_lock (&self->lock);
   self->bytes += size;
   g_mutex_unlock (&self->lock);
+  self->cut_at = 0;             /* more bytes: the framer decides */
   append (&self->framer, data, size);
   /* A shrinking buffer after an unusually large unit is not worth the copy: it is reused. */
   return scan (self) && check_pending (self);
+}
+
+/* The current chunk's data has all gone to the framer. */
+static void
+chunk_ended (PgIngest * self)
+{
+  Framer *f = &self->framer;
+  gint64 end = f->base + (gint64) f->len;
+
+  /* Another chunk ended since, and no unit boundary: the one before ended inside a unit. */
+  chunk_ended_inside (self);
+  self->open_chunk_end = end;
+  self->open_chunk_size = self->chunk_size;
+  if (self->chunks_trusted && self->chunk_size != self->split_size && f->au_start >= 0
+      && f->au_has_vcl) {
+    self->cut_at = gateway_now (self) + CUT_DELAY_NS;
+    self->cut_end = end;
+  }
+}
+
+/* CUT_DELAY_NS after a chunk (not of the split size) ended a unit, with no byte since: the
+ * unit leaves. */
+static gboolean
+cut_if_due (PgIngest * self, gint64 now)
+{
+  Framer *f = &self->framer;
+  gint64 end = f->base + (gint64) f->len;
+
+  if (!self->cut_at || now < self->cut_at)
+    return TRUE;
+  self->cut_at = 0;
+  if (end != self->cut_end || !self->chunks_trusted || f->au_start < 0 || !f->au_has_vcl)
+    return TRUE;
+  if (f->nal_start >= 0 && !end_nal (self, trim_trailing_zeros (f, end)))
+    return FALSE;
+  f->nal_start = f->nal_start_code = -1;
+  f->nal_type = -1;
+  f->nal_classified = FALSE;
+  f->garbage_from = end;
+  self->open_chunk_end = -1;    /* a unit boundary, not a split */
+  emit_unit (self);
+  f->cut = TRUE;
+  return TRUE;
 }
 
 /* End of the body: the unit in progress is complete. */
@@ -672,6 +806,14 @@ bad_body (PgIngest * self, const gchar * why)
   return FALSE;
 }
 
+/* After a chunk's size line: its data, or the trailer after the last (empty) chunk. */
+static void
+begin_chunk_data (PgIngest * self)
+{
+  self->chunk_size = self->chunk_left;
+  self->chunk_state = self->chunk_left ? CH_DATA : CH_TRAILER_LINE;
+}
+
 /* Decodes what was read; framed media goes on to the framer. */
 static gboolean
 take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
@@ -701,7 +843,7 @@ take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
         } else if (c == '\r') {
           self->chunk_state = CH_SIZE_LF;
         } else if (c == '\n') {
-          self->chunk_state = self->chunk_left ? CH_DATA : CH_TRAILER_LINE;
+          begin_chunk_data (self);
         } else {
           return bad_body (self, "invalid character in chunk size");
         }
@@ -710,7 +852,7 @@ take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
       }
       case CH_EXT:
         if (c == '\n')
-          self->chunk_state = self->chunk_left ? CH_DATA : CH_TRAILER_LINE;
+          begin_chunk_data (self);
         else if (++self->chunk_text > MAX_CHUNK_TEXT)
           return bad_body (self, "chunk extension too long");
         i++;
@@ -718,7 +860,7 @@ take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
       case CH_SIZE_LF:
         if (c != '\n')
           return bad_body (self, "CRLF expected after chunk size");
-        self->chunk_state = self->chunk_left ? CH_DATA : CH_TRAILER_LINE;
+        begin_chunk_data (self);
         i++;
         break;
       case CH_DATA:{
@@ -727,8 +869,10 @@ take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
           return FALSE;
         i += take;
         self->chunk_left -= take;
-        if (self->chunk_left == 0)
+        if (self->chunk_left == 0) {
           self->chunk_state = CH_DATA_CR;
+          chunk_ended (self);
+        }
         break;
       }
       case CH_DATA_CR:
@@ -810,6 +954,8 @@ run (gpointer data)
   while (!stopping (self)) {
     gint64 now = gateway_now (self);
     take_clock_settings (self);
+    if (!cut_if_due (self, now))
+      break;
     gint64 next_due = release_due (self, now);
     if (self->body_done && !self->body_over) {
       if (!frame_end (self))
@@ -839,6 +985,8 @@ run (gpointer data)
       wait_ns = MAX (0, next_due - now);
     if (reading && idle_ns > 0)
       wait_ns = MIN (wait_ns, last_data + idle_ns - now);
+    if (self->cut_at)
+      wait_ns = MIN (wait_ns, self->cut_at - now);
     /* Waiting units need Node's start: look again soon. */
     if (self->waiting_units > 0)
       wait_ns = MIN (wait_ns, 10 * GST_MSECOND);
@@ -1077,6 +1225,7 @@ pg_ingest_init (PgIngest * self)
   self->framer.nal_start = self->framer.nal_start_code = -1;
   self->framer.au_start = self->framer.au_end = -1;
   self->framer.nal_type = -1;
+  self->open_chunk_end = -1;
 }
 
 static void

@@ -1,15 +1,16 @@
 // An Annex-B access unit has no end marker of its own: pushgate knows a unit is complete when the
 // next one begins. A publisher that sends the next unit's access unit delimiter (AUD) right
-// after each unit gets every unit to readers without waiting a frame period for the next one.
-// Checked in lockstep: after a unit and the AUD, the publisher sends nothing more until a reader
-// has the whole unit; without the AUD, the unit stays in pushgate until more bytes come.
+// after each unit, or that has shown it writes one unit per HTTP chunk, gets every unit to
+// readers without waiting a frame period for the next one.
+// Checked in lockstep: after a unit (and the AUD), the publisher sends nothing more until a
+// reader has the whole unit; without either, the unit stays in pushgate until more bytes come.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CONTENT_TYPES, ManualPush, getStream } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir, accessUnitsOf } from './helpers/media';
 import { sleep, waitFor } from './helpers/processes';
-import { RtspClient, type Codec } from './helpers/rtsp-client';
+import { RtspClient, accessUnits, type Codec } from './helpers/rtsp-client';
 import { releaseOpened } from './helpers/cleanup';
 
 const FPS = 30;
@@ -103,3 +104,84 @@ for (const codec of ['h264', 'h265'] as const) {
     assert.equal(answer.status, 200, answer.text);
   });
 }
+
+// Most publishers (ffmpeg, the bench's probe, scripts writing frame by frame) send each unit as
+// one HTTP chunk. Once 60 units in a row ended exactly where a chunk did, pushgate takes a chunk's
+// end as the unit's end (2 ms after it, if nothing more came) and needs no AUD.
+const ALIGNED_UNITS_TO_TRUST = 60;
+
+/** Pushes `count` units, one chunk each, a frame period apart; returns the next unit's index. */
+async function pushUnitPerChunk(push: ManualPush, units: readonly Buffer[], from: number, count: number): Promise<number> {
+  for (let i = from; i < from + count; i++) {
+    assert.ok(await push.write(units[i]!));
+    await sleep(FRAME_MS);
+  }
+  return from + count;
+}
+
+/** A publisher that has sent `warmup` units one per chunk, and a TCP reader that has the first ones. */
+async function chunkedPublisherAndReader(codec: Codec, name: string, units: readonly Buffer[], warmup: number): Promise<{ push: ManualPush; client: RtspClient; next: number }> {
+  const push = new ManualPush(gateway.pushUrl(name), CONTENT_TYPES[codec === 'h264' ? 'h264' : 'hevc']);
+  pushes.push(push);
+  let next = await pushUnitPerChunk(push, units, 0, 10);
+  await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 10_000, `${name} to go live`);
+  const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+  clients.push(client);
+  let playing = false;
+  const played = client.playAll(name).finally(() => (playing = true));
+  while (!playing) next = await pushUnitPerChunk(push, units, next, 1);
+  await played;
+  next = await pushUnitPerChunk(push, units, next, Math.max(0, warmup - next));
+  await client.waitForPackets(() => newestWholeUnit(client) !== undefined, 5000, 'the first units');
+  return { push, client, next };
+}
+
+for (const codec of ['h264', 'h265'] as const) {
+  void test(`${codec}: a publisher that writes one unit per chunk gets each unit, keyframes included, to readers before the next is sent, once ${ALIGNED_UNITS_TO_TRUST} units ended with their chunks`, async () => {
+    const units = await media.clip({ file: `chunked-${codec}.${codec === 'h264' ? 'h264' : 'hevc'}`, codec, seconds: 5, fps: FPS, gop: FPS }).then((file) => accessUnitsOf(file, codec));
+    const { push, client, next: first } = await chunkedPublisherAndReader(codec, `chunked-${codec}`, units, ALIGNED_UNITS_TO_TRUST + 15);
+    // Lockstep through the next keyframe (a GOP is FPS units): each unit is written alone and the
+    // next one only once the reader has it whole. A unit held for the next one's first bytes
+    // would let the previous unit through instead: never the keyframe.
+    const keyframe = Math.ceil(first / FPS) * FPS;
+    assert.ok(keyframe + 2 < units.length, `the clip has only ${units.length} access units`);
+    for (let next = first; next <= keyframe + 1; next++) {
+      const before = newestWholeUnit(client);
+      assert.ok(await push.write(units[next]!));
+      await client.waitForPackets(
+        () => newestWholeUnit(client) !== before && accessUnits(client.rtp(0), codec).at(-1)?.keyframe === (next % FPS === 0),
+        2000,
+        `unit ${next} (one chunk${next % FPS === 0 ? ', a keyframe' : ''}) to reach the reader while the publisher sends nothing more`,
+      );
+      await sleep(FRAME_MS);
+    }
+    push.end();
+    const answer = await push.response;
+    assert.equal(answer.status, 200, answer.text);
+  });
+}
+
+void test('a chunked publisher that then splits a unit over two chunks: that unit is cut short once, later units wait for the next one again, and the stream plays on', async () => {
+  const units = await media.clip({ file: 'chunked-split.h264', codec: 'h264', seconds: 5, fps: FPS, gop: FPS }).then((file) => accessUnitsOf(file, 'h264'));
+  const { push, client, next: first } = await chunkedPublisherAndReader('h264', 'chunked-split', units, ALIGNED_UNITS_TO_TRUST + 15);
+  let next = first;
+  // Unit `next` in two chunks, 50 ms apart: its first half leaves as a unit of its own.
+  const split = units[next++]!;
+  const half = Math.floor(split.length / 2);
+  assert.ok(await push.write(split.subarray(0, half)));
+  await sleep(50);
+  assert.ok(await push.write(split.subarray(half)));
+  await sleep(FRAME_MS);
+  // From now on a unit waits for the next one's first bytes, as without chunk framing.
+  const before = newestWholeUnit(client);
+  assert.ok(await push.write(units[next++]!));
+  await sleep(HELD_MS);
+  assert.equal(newestWholeUnit(client), before, 'after a split unit, a unit was still taken as ending with its chunk');
+  const countBefore = client.rtp(0).length;
+  next = await pushUnitPerChunk(push, units, next, 30);
+  await client.waitForPackets(() => newestWholeUnit(client) !== before, 2000, 'the held unit once the next one began');
+  assert.ok(client.rtp(0).length > countBefore + 20, 'the stream stopped after the split unit');
+  push.end();
+  const answer = await push.response;
+  assert.equal(answer.status, 200, answer.text);
+});
