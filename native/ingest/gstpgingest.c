@@ -53,8 +53,9 @@
 /* Chunk-aligned access units (see distrust_chunks): this many units in a row must each have ended
  * exactly where a chunk ended before that is taken as the publisher's framing. */
 #define ALIGNED_UNITS_TO_TRUST 60
-/* ... and then a unit leaves when nothing more came this long after its chunk: a writer that
- * split a unit (a pipe read mid-write) sends the rest at once. */
+/* ... and then a unit leaves when nothing more came this long after its chunk: a relay that
+ * split a unit (curl -T - reading a pipe mid-write) sends the rest at once. Not for writers
+ * known to write whole units ("unit-writer": ffmpeg), which saves a wake-up per frame. */
 #define CUT_DELAY_NS (2 * GST_MSECOND)
 /* Before Node has taken the start (and the frame rate), units wait unstamped; this many at most. */
 #define MAX_WAITING_UNITS 120
@@ -113,6 +114,7 @@ struct _PgIngest
 
   /* Set by Node before "start". */
   gboolean h265;
+  gboolean unit_writer;         /* the publisher writes whole units (chunks split only by size) */
   gint idle_timeout_ms;
   guint64 base_time;
 
@@ -166,7 +168,7 @@ struct _PgIngest
 
 enum
 {
-  PROP_0, PROP_CODEC, PROP_IDLE_TIMEOUT_MS, PROP_BASE_TIME, PROP_FRAME_RATE, PROP_STATE,
+  PROP_0, PROP_CODEC, PROP_UNIT_WRITER, PROP_IDLE_TIMEOUT_MS, PROP_BASE_TIME, PROP_FRAME_RATE, PROP_STATE,
   PROP_ERROR, PROP_STARTED, PROP_PARAMETER_SETS, PROP_SPS_SERIAL, PROP_BYTES, PROP_FRAMES,
   PROP_FRAMES_OUT, PROP_TARGETS_LOST, PROP_TARGET_FLOWING, PROP_HAS_TARGET,
 };
@@ -299,8 +301,8 @@ trim_trailing_zeros (Framer * f, gint64 end)
  * HTTP chunk (ffmpeg, the bench's probe, most scripts) say where it ends, except that a writer
  * with a buffer splits larger units into chunks of the buffer's size and the rest (ffmpeg: 32 kB).
  * Once ALIGNED_UNITS_TO_TRUST units in a row each ended exactly where a chunk ended, and every
- * chunk that ended inside one had that same split size, a unit leaves CUT_DELAY_NS after a
- * chunk of any other size ended it.
+ * chunk that ended inside one had that same split size, a unit leaves CUT_DELAY_NS (0 for a
+ * "unit-writer") after a chunk of any other size ended it.
  * If the next NAL then does not open a unit, the publisher's framing changed: the cut unit
  * went out incomplete (once), the rest of it is dropped, and the push goes back to waiting. */
 static void
@@ -580,7 +582,7 @@ chunk_ended (PgIngest * self)
   self->open_chunk_size = self->chunk_size;
   if (self->chunks_trusted && self->chunk_size != self->split_size && f->au_start >= 0
       && f->au_has_vcl) {
-    self->cut_at = gateway_now (self) + CUT_DELAY_NS;
+    self->cut_at = gateway_now (self) + (self->unit_writer ? 0 : CUT_DELAY_NS);
     self->cut_end = end;
   }
 }
@@ -1115,6 +1117,9 @@ pg_ingest_set_property (GObject * object, guint id, const GValue * value, GParam
     case PROP_CODEC:
       self->h265 = g_strcmp0 (g_value_get_string (value), "h265") == 0;
       break;
+    case PROP_UNIT_WRITER:
+      self->unit_writer = g_value_get_boolean (value);
+      break;
     case PROP_IDLE_TIMEOUT_MS:
       self->idle_timeout_ms = g_value_get_int (value);
       break;
@@ -1150,6 +1155,9 @@ pg_ingest_get_property (GObject * object, guint id, GValue * value, GParamSpec *
   switch (id) {
     case PROP_CODEC:
       g_value_set_string (value, self->h265 ? "h265" : "h264");
+      break;
+    case PROP_UNIT_WRITER:
+      g_value_set_boolean (value, self->unit_writer);
       break;
     case PROP_IDLE_TIMEOUT_MS:
       g_value_set_int (value, self->idle_timeout_ms);
@@ -1240,6 +1248,10 @@ pg_ingest_class_init (PgIngestClass * klass)
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (object_class, PROP_CODEC,
       g_param_spec_string ("codec", "Codec", "h264 or h265 (set before start)", "h264", rw));
+  g_object_class_install_property (object_class, PROP_UNIT_WRITER,
+      g_param_spec_boolean ("unit-writer", "Unit writer",
+          "The publisher writes whole access units (its chunks split them only at a fixed size): "
+          "once learned, a unit leaves at its chunk's end without waiting for more", FALSE, rw));
   g_object_class_install_property (object_class, PROP_IDLE_TIMEOUT_MS,
       g_param_spec_int ("idle-timeout-ms", "Idle timeout",
           "A publisher silent this long while data is wanted is closed (0: never)", 0,

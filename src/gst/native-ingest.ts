@@ -40,6 +40,7 @@ export class NativeIngest implements NativeReader {
     const element = makeNativeElement(FACTORY, `ingest-${++serial}`) as (NativeElement & SignalTarget) | undefined;
     if (!element) throw new PushgateError('MEDIA_ENGINE', `the native ingest plugin "${FACTORY}" is not loaded`);
     element.setProperty('codec', codec);
+    element.setProperty('unit-writer', body.unitWriter);
     element.setProperty('idle-timeout-ms', idleTimeoutMs);
     element.setProperty('base-time', epochNs);
     const ingest = new NativeIngest(element);

@@ -79,6 +79,7 @@ export function createRawPushServer(options: ServerOptions, handler: RequestList
           fd: handle.fd as number,
           head,
           contentLength: request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']),
+          unitWriter: /^Lavf\//.test(request.headers['user-agent'] ?? ''),
         },
         resumeReading: () => socket.resume(),
       });

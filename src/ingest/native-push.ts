@@ -20,6 +20,12 @@ export interface RawPushBody {
   readonly head: Uint8Array;
   /** From Content-Length; undefined for a chunked body. */
   readonly contentLength: number | undefined;
+  /**
+   * The publisher is known to write whole access units per chunk, split only at its buffer's
+   * size (ffmpeg's libavformat: User-Agent "Lavf/..."), unlike a relay such as curl -T - reading
+   * a pipe: once learned, a unit can leave at its chunk's end without waiting a moment for more.
+   */
+  readonly unitWriter: boolean;
 }
 
 export type NativeReadState = 'running' | 'ended' | 'aborted' | 'idle' | 'invalid' | 'bad-body' | 'stopped';

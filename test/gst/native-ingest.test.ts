@@ -1,6 +1,7 @@
 // The native ingest (native/ingest, "pgingest") on a real TCP connection in this process: the
 // access units it pushes into an appsrc are the ones ffmpeg's parser finds, timed one frame
-// apart, whatever the chunking; bad bodies end with the state and message that say why.
+// apart, whatever the chunking; from a publisher that writes one unit per chunk, each unit as
+// soon as its chunk ends; bad bodies end with the state and message that say why.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, test } from 'node:test';
@@ -8,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { VideoCodec } from '../../src/core/media';
 import { capsFromString, makeElement } from '../../src/gst/elements';
 import { NativeIngest } from '../../src/gst/native-ingest';
+import { AnnexBFramer } from '../../src/ingest/annexb-framer';
 import { Gst, GstApp } from '../../src/gst/runtime';
 import type { NativeReadState, RawPushBody } from '../../src/ingest/native-push';
 import { encode, probePackets } from '../unit/helpers/media';
@@ -115,7 +117,7 @@ void test('a chunked H.264 body is cut into the access units ffmpeg finds, one f
   const { appsrc, sink, stop } = sinkPipeline('h264');
   const body = chunked(stream);
   // The first bytes arrive with the head, as Node's parser hands them over.
-  const rawBody: RawPushBody = { fd, head: body.subarray(0, 100), contentLength: undefined };
+  const rawBody: RawPushBody = { fd, head: body.subarray(0, 100), contentLength: undefined, unitWriter: false };
   const ingest = NativeIngest.open('h264', rawBody, 10_000);
   ingest.setTarget(appsrc, true);
   const received: Received[] = [];
@@ -141,7 +143,7 @@ void test('a Content-Length H.265 body: a fresh appsrc gets the parameter sets b
   const packets = probePackets('h265', stream);
   const { client, fd } = await connection();
   const { appsrc, sink, stop } = sinkPipeline('h265');
-  const ingest = NativeIngest.open('h265', { fd, head: new Uint8Array(0), contentLength: stream.length }, 10_000);
+  const ingest = NativeIngest.open('h265', { fd, head: new Uint8Array(0), contentLength: stream.length, unitWriter: false }, 10_000);
   ingest.setTarget(appsrc, false);
   const received: Received[] = [];
   try {
@@ -167,7 +169,7 @@ void test('units before the first keyframe are dropped; a body sent at once is r
   const skip = packets.slice(0, 5).reduce((sum, p) => sum + p.size, 0);
   const { client, fd } = await connection();
   const { appsrc, sink, stop } = sinkPipeline('h264');
-  const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length - skip }, 10_000);
+  const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length - skip, unitWriter: false }, 10_000);
   ingest.setTarget(appsrc, true);
   const received: Received[] = [];
   const startedAt = Date.now();
@@ -192,7 +194,7 @@ void test('bad bodies end the read with the reason: malformed chunks, no start c
   ];
   for (const { bytes, state, message } of cases) {
     const { client, fd } = await connection();
-    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: undefined }, 10_000);
+    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: undefined, unitWriter: false }, 10_000);
     try {
       client.write(bytes);
       // The forbidden bit is only judged once the NAL's end is known: end the body.
@@ -209,14 +211,14 @@ void test('a publisher that closes mid-body is aborted; one that goes silent is 
   const stream = encode({ codec: 'h264', frames: 20, gop: 10, rate: '25' });
   {
     const { client, fd } = await connection();
-    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length }, 10_000);
+    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length, unitWriter: false }, 10_000);
     client.end(stream.subarray(0, 5000));
     assert.equal(await untilDone(ingest, undefined, []), 'aborted');
     ingest.stop();
   }
   {
     const { client, fd } = await connection();
-    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length }, 300);
+    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: stream.length, unitWriter: false }, 300);
     const startedAt = Date.now();
     client.write(stream.subarray(0, 5000));
     assert.equal(await untilDone(ingest, undefined, []), 'idle');
@@ -226,10 +228,66 @@ void test('a publisher that closes mid-body is aborted; one that goes silent is 
   }
   {
     const { fd } = await connection();
-    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: undefined }, 10_000);
+    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: undefined, unitWriter: false }, 10_000);
     const startedAt = Date.now();
     ingest.stop();
     assert.equal(ingest.state, 'stopped');
     assert.ok(Date.now() - startedAt < 500);
   }
 });
+
+/** `unit` as HTTP chunks the way a buffered writer sends it: pieces of `split` bytes, then the rest. */
+function unitAsChunks(unit: Uint8Array, split: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < unit.length; at += split) {
+    const piece = unit.subarray(at, Math.min(unit.length, at + split));
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), Buffer.from(piece), Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+for (const unitWriter of [true, false]) {
+  void test(`one unit per chunk (${unitWriter ? 'a known unit writer' : 'any publisher'}, big units split at 4 kB): after 60 units, each leaves at its chunk's end, whole, without the next one's bytes`, async () => {
+    const stream = encode({ codec: 'h264', frames: 90, gop: 30, rate: '25' });
+    const framer = new AnnexBFramer('h264');
+    const units = [...framer.push(stream), ...framer.flush()].map((unit) => unit.data);
+    assert.ok(units.some((unit) => unit.length > 4096), 'some units are split');
+    const { client, fd } = await connection();
+    const { appsrc, sink, stop } = sinkPipeline('h264');
+    const ingest = NativeIngest.open('h264', { fd, head: new Uint8Array(0), contentLength: undefined, unitWriter }, 10_000);
+    ingest.setTarget(appsrc, true);
+    const received: Received[] = [];
+    try {
+      let begun = false;
+      for (let k = 0; k < units.length; k++) {
+        client.write(unitAsChunks(units[k]!, 4096));
+        await delay(1);
+        // Node's part, as runNativePush does it: the stream begins once the ingest has started.
+        if (!begun && ingest.started) {
+          ingest.begin(25);
+          begun = true;
+        }
+        if (k >= 70) {
+          // Nothing more is written until the unit is out.
+          await waitUntil(() => (drain(sink, received), received.length === k + 1), 1000, `unit ${k} to leave at its chunk's end`);
+        }
+        await delay(40);
+        drain(sink, received);
+      }
+      client.end('0\r\n\r\n');
+      assert.equal(await untilDone(ingest, sink, received), 'ended');
+      assert.deepEqual(received.map((r) => r.size), units.map((u) => u.length), 'every unit whole');
+    } finally {
+      ingest.stop();
+      stop();
+    }
+  });
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what = 'a condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(2);
+  }
+}

@@ -72,7 +72,7 @@ function setup(): { registry: StreamRegistry; outputs: FeederOutput[]; reader: S
   const reader = new ScriptedReader();
   const push = (signal?: AbortSignal): Promise<unknown> =>
     runNativePush(
-      { name: 'cam', codec: 'h264', remoteAddress: '10.0.0.1', body: { fd: 99, head: new Uint8Array(0), contentLength: undefined }, ...(signal && { signal }) },
+      { name: 'cam', codec: 'h264', remoteAddress: '10.0.0.1', body: { fd: 99, head: new Uint8Array(0), contentLength: undefined, unitWriter: false }, ...(signal && { signal }) },
       { registry, clock, logger: silentLogger, idleTimeoutMs: 5000, openReader: () => reader },
     );
   return { registry, outputs, reader, push };
