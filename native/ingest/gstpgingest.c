@@ -81,6 +81,12 @@ typedef struct
   gboolean stamped;
 } Unit;
 
+/* Whether a chunk's end is taken as its unit's end (see distrust_chunks). */
+typedef enum
+{
+  CHUNKS_LEARNING, CHUNKS_TRUSTED, CHUNKS_DISTRUSTED
+} ChunkTrust;
+
 /* Body framing: chunked transfer coding (RFC 9112 7.1) or a known length. */
 typedef enum
 {
@@ -158,9 +164,8 @@ struct _PgIngest
   guint64 open_chunk_size;
   gboolean split_mismatch;      /* a chunk of another size ended inside the current unit */
   guint aligned_units;          /* units in a row that ended where a chunk did */
-  gboolean chunks_trusted, chunks_distrusted;
-  gint64 cut_at;                /* gateway time to cut the open unit at cut_end; 0: none */
-  gint64 cut_end;
+  ChunkTrust chunk_trust;
+  gint64 cut_at;                /* gateway time to end the open unit; 0: none (new bytes clear it) */
   guint64 body_left;            /* Content-Length bodies */
   gboolean body_done;            /* the body's last byte was decoded */
   gboolean body_over;           /* ... and the framer flushed: read no more */
@@ -308,11 +313,10 @@ trim_trailing_zeros (Framer * f, gint64 end)
 static void
 distrust_chunks (PgIngest * self, const gchar * why)
 {
-  if (self->chunks_trusted)
+  if (self->chunk_trust == CHUNKS_TRUSTED)
     GST_WARNING_OBJECT (self, "%s after chunk-aligned units: one unit was cut short; "
         "waiting for each next unit from now on", why);
-  self->chunks_trusted = FALSE;
-  self->chunks_distrusted = TRUE;
+  self->chunk_trust = CHUNKS_DISTRUSTED;
 }
 
 /* The last chunk that ended did so inside a unit: its size is the publisher's split size. */
@@ -341,11 +345,11 @@ learn_chunk_alignment (PgIngest * self, gint64 boundary)
   self->open_chunk_end = -1;
   self->split_mismatch = FALSE;
 
-  if (self->chunks_distrusted || self->chunks_trusted)
+  if (self->chunk_trust != CHUNKS_LEARNING)
     return;
   self->aligned_units = aligned ? self->aligned_units + 1 : 0;
   if (self->aligned_units >= ALIGNED_UNITS_TO_TRUST) {
-    self->chunks_trusted = TRUE;
+    self->chunk_trust = CHUNKS_TRUSTED;
     GST_INFO_OBJECT (self, "%u units in a row ended with a chunk: a unit leaves at its "
         "chunk's end from now on", self->aligned_units);
   }
@@ -580,48 +584,42 @@ chunk_ended (PgIngest * self)
   chunk_ended_inside (self);
   self->open_chunk_end = end;
   self->open_chunk_size = self->chunk_size;
-  if (self->chunks_trusted && self->chunk_size != self->split_size && f->au_start >= 0
-      && f->au_has_vcl) {
+  if (self->chunk_trust == CHUNKS_TRUSTED && self->chunk_size != self->split_size
+      && f->au_start >= 0 && f->au_has_vcl)
     self->cut_at = gateway_now (self) + (self->unit_writer ? 0 : CUT_DELAY_NS);
-    self->cut_end = end;
-  }
 }
 
-/* CUT_DELAY_NS after a chunk (not of the split size) ended a unit, with no byte since: the
- * unit leaves. */
+/* The bytes so far end the open NAL and the unit in progress: the unit leaves. */
 static gboolean
-cut_if_due (PgIngest * self, gint64 now)
-{
-  Framer *f = &self->framer;
-  gint64 end = f->base + (gint64) f->len;
-
-  if (!self->cut_at || now < self->cut_at)
-    return TRUE;
-  self->cut_at = 0;
-  if (end != self->cut_end || !self->chunks_trusted || f->au_start < 0 || !f->au_has_vcl)
-    return TRUE;
-  if (f->nal_start >= 0 && !end_nal (self, trim_trailing_zeros (f, end)))
-    return FALSE;
-  f->nal_start = f->nal_start_code = -1;
-  f->nal_type = -1;
-  f->nal_classified = FALSE;
-  f->garbage_from = end;
-  self->open_chunk_end = -1;    /* a unit boundary, not a split */
-  emit_unit (self);
-  f->cut = TRUE;
-  return TRUE;
-}
-
-/* End of the body: the unit in progress is complete. */
-static gboolean
-frame_end (PgIngest * self)
+end_unit_here (PgIngest * self)
 {
   Framer *f = &self->framer;
   if (f->nal_start >= 0
       && !end_nal (self, trim_trailing_zeros (f, f->base + (gint64) f->len)))
     return FALSE;
+  f->nal_start = f->nal_start_code = -1;
+  f->nal_type = -1;
+  f->nal_classified = FALSE;
   if (f->au_start >= 0 && f->au_has_vcl)
     emit_unit (self);
+  return TRUE;
+}
+
+/* CUT_DELAY_NS after a chunk (not of the split size) ended a unit, with no byte since (a byte
+ * clears cut_at): the unit leaves, and the next NAL must open one. */
+static gboolean
+cut_if_due (PgIngest * self, gint64 now)
+{
+  Framer *f = &self->framer;
+
+  if (!self->cut_at || now < self->cut_at)
+    return TRUE;
+  self->cut_at = 0;
+  if (!end_unit_here (self))
+    return FALSE;
+  f->garbage_from = f->base + (gint64) f->len;
+  self->open_chunk_end = -1;    /* a unit boundary, not a split */
+  f->cut = TRUE;
   return TRUE;
 }
 
@@ -960,7 +958,7 @@ run (gpointer data)
       break;
     gint64 next_due = release_due (self, now);
     if (self->body_done && !self->body_over) {
-      if (!frame_end (self))
+      if (!end_unit_here (self))   /* the end of the body ends the last unit */
         break;
       self->body_over = TRUE;
     }

@@ -9,9 +9,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { VideoCodec } from '../../src/core/media';
 import { capsFromString, makeElement } from '../../src/gst/elements';
 import { NativeIngest } from '../../src/gst/native-ingest';
-import { AnnexBFramer } from '../../src/ingest/annexb-framer';
 import { Gst, GstApp } from '../../src/gst/runtime';
 import type { NativeReadState, RawPushBody } from '../../src/ingest/native-push';
+import { accessUnitsIn } from '../e2e/helpers/media';
+import { waitFor } from '../e2e/helpers/processes';
 import { encode, probePackets } from '../unit/helpers/media';
 
 type AppSink = InstanceType<typeof GstApp.AppSink>;
@@ -86,6 +87,11 @@ async function untilDone(ingest: NativeIngest, sink: AppSink | undefined, receiv
   throw new Error(`the ingest still runs after ${timeoutMs} ms (${ingest.frames} frames)`);
 }
 
+/** One chunk of chunked transfer coding. */
+function chunk(data: Uint8Array, extension = ''): Buffer {
+  return Buffer.concat([Buffer.from(`${data.length.toString(16)}${extension}\r\n`), data, Buffer.from('\r\n')]);
+}
+
 /** `data` in chunked transfer coding, cut at pseudo-random sizes, with an extension and a trailer. */
 function chunked(data: Uint8Array, seed = 7): Buffer {
   const parts: Buffer[] = [];
@@ -94,7 +100,7 @@ function chunked(data: Uint8Array, seed = 7): Buffer {
     state = (state * 1103515245 + 12345) % 2 ** 31;
     const size = Math.min(data.length - at, 1 + (state % 9000));
     const extension = state % 5 === 0 ? ';name=value' : '';
-    parts.push(Buffer.from(`${size.toString(16)}${extension}\r\n`), Buffer.from(data.subarray(at, at + size)), Buffer.from('\r\n'));
+    parts.push(chunk(data.subarray(at, at + size), extension));
     at += size;
   }
   parts.push(Buffer.from('0\r\nX-Trailer: yes\r\n\r\n'));
@@ -239,18 +245,14 @@ void test('a publisher that closes mid-body is aborted; one that goes silent is 
 /** `unit` as HTTP chunks the way a buffered writer sends it: pieces of `split` bytes, then the rest. */
 function unitAsChunks(unit: Uint8Array, split: number): Buffer {
   const parts: Buffer[] = [];
-  for (let at = 0; at < unit.length; at += split) {
-    const piece = unit.subarray(at, Math.min(unit.length, at + split));
-    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), Buffer.from(piece), Buffer.from('\r\n'));
-  }
+  for (let at = 0; at < unit.length; at += split) parts.push(chunk(unit.subarray(at, at + split)));
   return Buffer.concat(parts);
 }
 
 for (const unitWriter of [true, false]) {
   void test(`one unit per chunk (${unitWriter ? 'a known unit writer' : 'any publisher'}, big units split at 4 kB): after 60 units, each leaves at its chunk's end, whole, without the next one's bytes`, async () => {
     const stream = encode({ codec: 'h264', frames: 90, gop: 30, rate: '25' });
-    const framer = new AnnexBFramer('h264');
-    const units = [...framer.push(stream), ...framer.flush()].map((unit) => unit.data);
+    const units = accessUnitsIn(stream, 'h264');
     assert.ok(units.some((unit) => unit.length > 4096), 'some units are split');
     const { client, fd } = await connection();
     const { appsrc, sink, stop } = sinkPipeline('h264');
@@ -269,7 +271,7 @@ for (const unitWriter of [true, false]) {
         }
         if (k >= 70) {
           // Nothing more is written until the unit is out.
-          await waitUntil(() => (drain(sink, received), received.length === k + 1), 1000, `unit ${k} to leave at its chunk's end`);
+          await waitFor(() => (drain(sink, received), received.length === k + 1), 1000, `unit ${k} to leave at its chunk's end`, 2);
         }
         await delay(40);
         drain(sink, received);
@@ -282,12 +284,4 @@ for (const unitWriter of [true, false]) {
       stop();
     }
   });
-}
-
-async function waitUntil(condition: () => boolean, timeoutMs: number, what = 'a condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await delay(2);
-  }
 }

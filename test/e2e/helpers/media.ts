@@ -73,8 +73,13 @@ export class MediaDir {
   }
 }
 
-/** A raw Annex-B file's access units (one picture each), cut by pushgate's own framer. */
-export function accessUnitsOf(file: string, codec: 'h264' | 'h265'): Buffer[] {
+/** Raw Annex-B bytes' access units (one picture each), cut by pushgate's own framer. */
+export function accessUnitsIn(bytes: Uint8Array, codec: 'h264' | 'h265'): Buffer[] {
   const framer = new AnnexBFramer(codec);
-  return [...framer.push(readFileSync(file)), ...framer.flush()].map((unit) => Buffer.from(unit.data));
+  return [...framer.push(bytes), ...framer.flush()].map((unit) => Buffer.from(unit.data));
+}
+
+/** A raw Annex-B file's access units. */
+export function accessUnitsOf(file: string, codec: 'h264' | 'h265'): Buffer[] {
+  return accessUnitsIn(readFileSync(file), codec);
 }
