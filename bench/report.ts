@@ -18,6 +18,8 @@ export interface ReadersSummary {
   readonly serverCpuPercent: number;
   /** Server CPU of each round that ran, by round number: the ratio pairs the sides' rounds. */
   readonly roundCpuPercents: readonly { readonly round: number; readonly cpuPercent: number }[];
+  /** Server CPU by thread group, mean over the rounds (% of one core): where the CPU goes. */
+  readonly cpuByThread: Readonly<Record<string, number>>;
   readonly peakRssMb: number;
   /** Received by all readers together, mean over the rounds. */
   readonly receivedMbps: number;
@@ -74,6 +76,7 @@ export function summarizeReaders(scenario: string, description: string, side: Si
     playing: runs.length ? Math.min(...runs.map((run) => run.playing)) : 0,
     serverCpuPercent: windowS > 0 ? (100 * cpuSeconds) / windowS : NaN,
     roundCpuPercents: runs.map((run) => ({ round: run.round, cpuPercent: run.serverCpuPercent })),
+    cpuByThread: meanByKey(runs.map((run) => run.serverCpuByThread)),
     peakRssMb: runs.length ? Math.max(...runs.map((run) => run.peakRssMb)) : NaN,
     receivedMbps: mean(runs.map((run) => (8 * run.bytes) / run.windowS / 1e6)),
     lossPercent: packets + lost > 0 ? (100 * lost) / (packets + lost) : NaN,
@@ -92,6 +95,13 @@ export function summarizeReaders(scenario: string, description: string, side: Si
     failures: [...new Set(runs.flatMap((run) => run.failures))],
     errors,
   };
+}
+
+/** The mean of each key over the records (a key missing from a record counts as 0 there). */
+function meanByKey(records: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const sums = new Map<string, number>();
+  for (const record of records) for (const [key, value] of Object.entries(record)) sums.set(key, (sums.get(key) ?? 0) + value);
+  return Object.fromEntries([...sums].sort((a, b) => b[1] - a[1]).map(([key, sum]) => [key, sum / records.length]));
 }
 
 /** A side that delivered less than this share of the other's data did different work. */
@@ -166,6 +176,23 @@ export function readersTable(summaries: readonly ReadersSummary[]): string {
     ];
   });
   return markdownTable(header, rows);
+}
+
+/** How many of a side's busiest thread groups a thread table shows (the rest are summed). */
+const THREAD_GROUPS_SHOWN = 6;
+
+/** Where each side's server CPU went, per scenario: the busiest thread groups, % of one core. */
+export function threadsTable(summaries: readonly ReadersSummary[]): string {
+  const rows = summaries
+    .filter((s) => s.rounds > 0)
+    .map((s) => {
+      const groups = Object.entries(s.cpuByThread);
+      const shown = groups.slice(0, THREAD_GROUPS_SHOWN).map(([group, percent]) => `${group} ${fixed(percent, 1)}`);
+      const rest = groups.slice(THREAD_GROUPS_SHOWN).reduce((sum, [, percent]) => sum + percent, 0);
+      if (rest > 0) shown.push(`rest ${fixed(rest, 1)}`);
+      return [s.scenario, s.side, fixed(s.serverCpuPercent, 1), shown.join(', ')];
+    });
+  return markdownTable(['scenario', 'side', 'server CPU %', 'by thread group (numbers in names as #), % of one core'], rows);
 }
 
 export interface ChurnSummary {

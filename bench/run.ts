@@ -3,7 +3,7 @@
 // machine weighs on both alike. Prints Markdown tables and writes bench/results/latest.json
 // (latest-only.json for a run of some scenarios, --only).
 //
-//   npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]
+//   npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--threads] [--pushgate-main path/to/main.js]
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import {
   maxReadersTable,
   readersTable,
   summarizeReaders,
+  threadsTable,
   withCpuRatios,
   type ChurnSummary,
   type IdleSummary,
@@ -35,9 +36,10 @@ interface Options {
   readonly windowS: number;
   readonly settleS: number;
   readonly pushgateMain: string;
+  readonly threads: boolean;
 }
 
-const USAGE = 'npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--pushgate-main path/to/main.js]';
+const USAGE = 'npm run bench -- [--only name,name] [--rounds 3] [--window 8] [--settle 1.5] [--threads] [--pushgate-main path/to/main.js]';
 
 function readOptions(): Options {
   const { values } = parseArgs({
@@ -47,11 +49,12 @@ function readOptions(): Options {
       rounds: { type: 'string', default: '3' },
       window: { type: 'string', default: '8' },
       settle: { type: 'string', default: '1.5' },
+      threads: { type: 'boolean', default: false },
       'pushgate-main': { type: 'string', default: DEFAULT_PUSHGATE_MAIN },
     },
   });
   if (values.help) {
-    process.stdout.write(`${USAGE}\n  --window: seconds measured per side and round; --settle: seconds the readers settle first\n  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    process.stdout.write(`${USAGE}\n  --window: seconds measured per side and round; --settle: seconds the readers settle first\n  --threads: also print where each server's CPU went, by thread group (always in the JSON)\n  scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
     process.exit(0);
   }
   const number = (text: string, name: string): number => {
@@ -68,6 +71,7 @@ function readOptions(): Options {
     windowS: number(values.window, 'window'),
     settleS: number(values.settle, 'settle'),
     pushgateMain: path.resolve(values['pushgate-main']),
+    threads: values.threads,
   };
 }
 
@@ -256,6 +260,7 @@ async function main(): Promise<void> {
       'CPU pg/limit is the median of the rounds\' ratios (lowest–highest in brackets).',
     '',
     readersTable(summaries),
+    ...(options.threads ? ['', 'Where the server CPU went (mean over the rounds):', '', threadsTable(summaries)] : []),
     '',
     'Memory under churn (after warm-up; RSS of the server process):',
     '',

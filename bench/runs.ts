@@ -21,6 +21,8 @@ export interface ReadersRun extends ReadersResult {
   readonly round: number;
   readonly serverCpuSeconds: number;
   readonly serverCpuPercent: number;
+  /** The same CPU by server thread group (names without their numbers), % of one core. */
+  readonly serverCpuByThread: Readonly<Record<string, number>>;
   readonly peakRssMb: number;
   readonly machineBusyPercent: number;
   /** When readers stalled: the end of what the server and its publishers printed. */
@@ -97,6 +99,7 @@ export function runReaders(scenario: ReadersScenario, side: Side, round: number,
         round,
         serverCpuSeconds: cost.cpuSeconds,
         serverCpuPercent: cost.cpuPercent,
+        serverCpuByThread: cost.cpuByThread,
         peakRssMb: cost.peakRssMb,
         machineBusyPercent: machineBusy(),
         serverOutput: result.stalled > 0 ? server.outputTail() : undefined,
