@@ -63,6 +63,12 @@
 #define PHASE_GAIN 0.05
 #define PERIOD_GAIN 0.01
 #define RESYNC_LATE_NS (500.0 * GST_MSECOND)
+/* A publisher paced by its own clock (the last PACED_WINDOW arrivals a frame period apart on
+ * average, within PACED_TOLERANCE) whose units come early by up to MAX_EARLY_FOLLOW_NS had its
+ * first units arrive in a burst: the phase follows it, or they would be held that long for good. */
+#define PACED_WINDOW 30
+#define PACED_TOLERANCE 0.02
+#define MAX_EARLY_FOLLOW_NS (500.0 * GST_MSECOND)
 #define MIN_PERIOD_NS (1e9 / 240)
 #define MAX_PERIOD_NS 1e9
 
@@ -153,6 +159,8 @@ struct _PgIngest
   gint waiting_units;
   gdouble period, next, last;
   gboolean has_next, has_last, declared;
+  gdouble arrivals[PACED_WINDOW];   /* ring of the last arrival times */
+  guint arrivals_seen;
   gboolean clock_running;       /* Node began the stream: units are stamped as they come */
   ChunkState chunk_state;
   guint64 chunk_left;
@@ -625,16 +633,33 @@ cut_if_due (PgIngest * self, gint64 now)
 
 /* ------------------------------------------------------------------ timing and release */
 
+/* Records an arrival; whether the window's arrivals came a frame period apart on average. */
+static gboolean
+arrivals_paced (PgIngest * self, gdouble arrival)
+{
+  guint slot = self->arrivals_seen % PACED_WINDOW;
+  gdouble oldest = self->arrivals[slot];    /* PACED_WINDOW arrivals ago, once the ring is full */
+  self->arrivals[slot] = arrival;
+  if (++self->arrivals_seen <= PACED_WINDOW)
+    return FALSE;
+  gdouble interval = (arrival - oldest) / PACED_WINDOW;
+  return ABS (interval - self->period) <= PACED_TOLERANCE * self->period;
+}
+
 static void
 stamp (PgIngest * self, Unit * unit)
 {
   gdouble arrival = unit->arrival, pts;
+  gboolean paced = arrivals_paced (self, arrival);
   if (!self->has_next || arrival - self->next > RESYNC_LATE_NS) {
     pts = arrival;
   } else {
+    /* Early units keep the frame cadence (the pacer holds them: a file sent faster than real
+     * time); near ones, and early ones of a paced publisher, nudge the phase. */
     gdouble error = arrival - self->next;
     gboolean near = ABS (error) < self->period;
-    pts = near ? self->next + error * PHASE_GAIN : self->next;
+    gboolean follow = near || (paced && error < 0 && -error < MAX_EARLY_FOLLOW_NS);
+    pts = follow ? self->next + error * PHASE_GAIN : self->next;
     if (near && !self->declared)
       self->period = CLAMP (self->period + error * PERIOD_GAIN, MIN_PERIOD_NS, MAX_PERIOD_NS);
   }

@@ -185,3 +185,47 @@ void test('a chunked publisher that then splits a unit over two chunks: that uni
   const answer = await push.response;
   assert.equal(answer.status, 200, answer.text);
 });
+
+// A publisher's first frames often come in a burst (they waited for the connection); after it,
+// frames arrive one period apart, early by the burst against the frame clock started by the
+// first. Such a publisher is paced by its own clock: pushgate follows its phase within seconds
+// instead of holding every later frame by the burst for good.
+for (const path of ['native', 'node'] as const) {
+  void test(`a paced publisher whose first units came in a burst is not held behind them (${path} ingest)`, async () => {
+    const units = await media.clip({ file: 'burst.h264', codec: 'h264', seconds: 7, fps: FPS, gop: FPS }).then((file) => accessUnitsOf(file, 'h264'));
+    const name = `burst-${path}`;
+    // A push without a Content-Type is read by Node; with one, natively.
+    const push = new ManualPush(gateway.pushUrl(name), path === 'native' ? CONTENT_TYPES.h264 : undefined);
+    pushes.push(push);
+    const BURST = 4;
+    assert.ok(await push.write(Buffer.concat(units.slice(0, BURST))));
+    const writtenAt: number[] = [];
+    const startedAt = performance.now();
+    let client: RtspClient | undefined;
+    for (let i = BURST; i < units.length; i++) {
+      await sleep(startedAt + (i - BURST + 1) * FRAME_MS - performance.now());
+      assert.ok(await push.write(units[i]!));
+      writtenAt[i] = performance.now();
+      if (i === 30) {
+        assert.equal((await getStream(gateway.http, name))?.state, 'live');
+        client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+        clients.push(client);
+        void client.playAll(name);
+      }
+    }
+    await sleep(300);
+    // The last units written, and the reader's last whole units (marker packets), in order.
+    const MEASURED = 30;
+    const markers = client!.rtp(0).filter((packet) => packet.marker);
+    assert.ok(markers.length >= MEASURED, `the reader got only ${markers.length} whole units`);
+    const latencies = markers.slice(-MEASURED).map((packet, i) => packet.arrivalMs - writtenAt[units.length - MEASURED + i]!);
+    // A unit cannot reach the reader before it was written: else the pairing is off.
+    assert.ok(Math.min(...latencies) > -2, `units paired wrongly: ${latencies.map((ms) => ms.toFixed(0)).join(' ')}`);
+    // A unit leaves at its chunk's end (units one per chunk): held behind the burst, 68-102 ms.
+    const limitMs = 20;
+    const median = [...latencies].sort((a, b) => a - b)[MEASURED / 2]!;
+    assert.ok(median < limitMs, `median push-to-reader time of the last ${MEASURED} units ${median.toFixed(1)} ms (limit ${limitMs.toFixed(0)} ms): ${latencies.map((ms) => ms.toFixed(0)).join(' ')}`);
+    push.end();
+    assert.equal((await push.response).status, 200);
+  });
+}

@@ -55,3 +55,30 @@ void test('timestamps never go backwards', () => {
     last = pts;
   }
 });
+
+void test('a live publisher whose first frames came in a burst is stamped at its arrival times again within seconds', () => {
+  const clock = new FrameClock({ frameRate: 30 });
+  // Three frames waited for the connection and come with the first; then one per period.
+  const arrivals = [SECOND, SECOND, SECOND, ...tickedArrivals(300, SECOND)];
+  const holds = arrivals.map((arrival) => clock.stamp(arrival).pts - arrival);
+  assert.ok(holds[10]! > 50 * MS, `the burst was not held at first (${holds[10]! / MS} ms)`);
+  const late = holds.slice(150);
+  const worst = Math.max(...late.map(Math.abs));
+  assert.ok(worst < 10 * MS, `frames still held up to ${worst / MS} ms after 5 s`);
+});
+
+void test('an upload a little faster than real time (1.2x) keeps the frame cadence: the pacer holds it', () => {
+  const clock = new FrameClock({ frameRate: 30 });
+  const pts = Array.from({ length: 300 }, (_, i) => clock.stamp(SECOND + (i * PERIOD) / 1.2).pts);
+  const drift = pts[299]! - (pts[0]! + 299 * PERIOD);
+  assert.ok(Math.abs(drift) < 20 * MS, `timestamps ran ${drift / MS} ms off the frame cadence`);
+});
+
+void test('an upload held a second ahead by the pacer keeps the frame cadence though its reads then come a period apart', () => {
+  const clock = new FrameClock({ frameRate: 30 });
+  // A second of frames at once, then (reading paused while a second waits) one per period.
+  const arrivals = Array.from({ length: 300 }, (_, i) => SECOND + Math.max(0, i - 30) * PERIOD);
+  const pts = arrivals.map((arrival) => clock.stamp(arrival).pts);
+  const drift = pts[299]! - (pts[0]! + 299 * PERIOD);
+  assert.ok(Math.abs(drift) < 5 * MS, `timestamps ran ${drift / MS} ms off the frame cadence`);
+});
