@@ -18,7 +18,7 @@ import { BusRelay } from './bus-relay';
 import { NativeIngest } from './native-ingest';
 import { addAndLink, bufferFrom, capsFromString, makeElement, postStreamError, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
-import { Gst, GstApp, GstRtsp, GstRtspServer, registerClass } from './runtime';
+import { Gst, GstApp, GstRtsp, GstRtspServer, hasElementFactory, registerClass } from './runtime';
 
 type AppSrc = InstanceType<typeof GstApp.AppSrc>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
@@ -267,9 +267,31 @@ function buildVideoBranch(bin: Bin, track: VideoTrack, id: string): AppSrc {
   const appsrc = makeAppSrc(`src-video-${id}`, `video/x-${h265 ? 'h265' : 'h264'},stream-format=byte-stream,alignment=au`);
   // The parser repeats SPS/PPS(/VPS) before every keyframe so late readers can decode.
   const parser = makeElement(h265 ? 'h265parse' : 'h264parse', `parse-video-${id}`, { configInterval: -1 });
-  const payloader = makeElement(h265 ? 'rtph265pay' : 'rtph264pay', 'pay0', { pt: 96 });
-  addAndLink(bin, [appsrc, parser, payloader]);
+  addAndLink(bin, [appsrc, parser, videoPayloader(h265)]);
   return appsrc;
+}
+
+/**
+ * gst-rtsp-server serves the element named pay0. With the native pgrtpbatch that is a bin of
+ * the payloader and the batcher, which pushes each frame's packets at once: one sample per frame
+ * for the stream's send thread instead of one per small NAL unit plus one for the fragments.
+ * gst-rtsp-server finds the payloader inside the bin by its name, "pay" (RTP-Info, MTU).
+ */
+function videoPayloader(h265: boolean): GstElement {
+  const payloader = makeElement(h265 ? 'rtph265pay' : 'rtph264pay', 'pay', { pt: 96 });
+  if (!hasElementFactory('pgrtpbatch')) {
+    payloader.name = 'pay0';
+    return payloader;
+  }
+  const bin = new Gst.Bin({ name: 'pay0' });
+  const batcher = makeElement('pgrtpbatch', 'batch');
+  addAndLink(bin, [payloader, batcher]);
+  for (const [name, pad] of [['sink', payloader.getStaticPad('sink')], ['src', batcher.getStaticPad('src')]] as const) {
+    if (!pad || !bin.addPad(Gst.GhostPad.new(name, pad))) {
+      throw new PushgateError('MEDIA_ENGINE', `could not expose the ${name} pad of the video payloader`);
+    }
+  }
+  return bin;
 }
 
 function buildAudioBranch(bin: Bin, track: AudioTrack, id: string): AppSrc {
