@@ -5,12 +5,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { REPO_ROOT } from './assets';
 import { BenchProcess, runCommand, stopAll } from './processes';
 
 export type Side = 'pushgate' | 'limit';
 export const SIDES: readonly Side[] = ['pushgate', 'limit'];
 
 export const HOST = '127.0.0.1';
+/** pushgate's native plugins (scripts/build-native.sh). */
+const NATIVE_BUILD_DIR = path.join(REPO_ROOT, 'native', 'build');
 /** The pushgate this checkout builds (dist/src/main.js). */
 export const DEFAULT_PUSHGATE_MAIN = path.resolve(__dirname, '..', 'src', 'main.js');
 const START_TIMEOUT_MS = 15_000;
@@ -150,7 +153,8 @@ async function startLimit(streams: readonly StreamSpec[], binary: string): Promi
   try {
     const fifos = streams.map((stream) => path.join(fifoDir, `${stream.name}.h264`));
     for (const fifo of fifos) await runCommand('mkfifo', [fifo], 5000);
-    const started = new BenchProcess('limit-server', binary, ['--host', HOST, '--port', '0', ...streams.map((stream, i) => `${stream.name}=${fifos[i]}`)]);
+    // pushgate's native plugins: the limit's payloader is pushgate's, pgrtpbatch included.
+    const started = new BenchProcess('limit-server', binary, ['--host', HOST, '--port', '0', '--plugin-dir', NATIVE_BUILD_DIR, ...streams.map((stream, i) => `${stream.name}=${fifos[i]}`)]);
     server = started;
     const port = started.waitForLine((line) => /^listening (\d+)$/.exec(line)?.[1], START_TIMEOUT_MS, 'listening line');
     const live = streams.map((stream) => started.waitForLine((line) => (line === `live ${stream.name}` ? true : undefined), LIVE_TIMEOUT_MS, `live ${stream.name}`));

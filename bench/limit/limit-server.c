@@ -5,13 +5,16 @@
  * cuts it into access units on its own thread, and pushes them into the appsrc of one shared
  * gst-rtsp-server media whose pipeline is the one pushgate builds:
  *
- *   appsrc (byte-stream, alignment=au, live, TIME) ! h264parse config-interval=-1 ! rtph264pay pt=96
+ *   appsrc (byte-stream, alignment=au, live, TIME) ! h264parse config-interval=-1 ! pay0
+ *
+ * where pay0 is, as in pushgate, a bin of rtph264pay pt=96 (named "pay") and pushgate's native
+ * pgrtpbatch when --plugin-dir holds it (native/build), else rtph264pay pt=96 alone.
  *
  * Buffers are stamped by appsrc with the pipeline's running time when they are pushed
  * (do-timestamp), which is what pushgate does for a live publisher. Like pushgate, the first
  * access unit pushed into a fresh pipeline carries the latest SPS/PPS so h264parse can start.
  *
- * Usage: limit-server [--host ADDR] [--port N] [--threads N] NAME=PATH [NAME=PATH ...]
+ * Usage: limit-server [--host ADDR] [--port N] [--threads N] [--plugin-dir DIR] NAME=PATH [NAME=PATH ...]
  *   PATH "-" is stdin. Port 0 picks a free port. On stdout it prints "listening PORT" once the
  *   server is bound, then "live NAME" once a mount's media is prepared: as pushgate does (with
  *   its default fast start), each mount builds its shared media when its first keyframe has
@@ -36,7 +39,10 @@
   "( appsrc name=src is-live=true format=time do-timestamp=true block=false "                     \
   "max-bytes=8388608 max-time=300000000 leaky-type=downstream "                                   \
   "caps=\"video/x-h264,stream-format=byte-stream,alignment=au\" "                                 \
-  "! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )"
+  "! h264parse name=parse config-interval=-1 )"
+/* The payloader, linked after "parse" by LimitFactory. */
+#define PAYLOADER_DESCRIPTION "rtph264pay name=pay pt=96"
+#define BATCHED_PAYLOADER_DESCRIPTION PAYLOADER_DESCRIPTION " ! pgrtpbatch"
 
 typedef struct {
   gchar *name;
@@ -68,6 +74,52 @@ static gint inputs_running;
 static gint bound_port;
 
 static const guint8 START_CODE[4] = { 0, 0, 0, 1 };
+
+/* ---- the media's pipeline ---- */
+
+static gboolean batching;       /* pgrtpbatch was found */
+
+/* A media factory that appends pushgate's payloader to the launch description's bin. */
+typedef struct { GstRTSPMediaFactory parent; } LimitFactory;
+typedef struct { GstRTSPMediaFactoryClass parent_class; } LimitFactoryClass;
+static GType limit_factory_get_type (void);
+G_DEFINE_TYPE (LimitFactory, limit_factory, GST_TYPE_RTSP_MEDIA_FACTORY)
+
+static GstElement *
+limit_factory_create_element (GstRTSPMediaFactory *factory, const GstRTSPUrl *url)
+{
+  GstElement *bin = GST_RTSP_MEDIA_FACTORY_CLASS (limit_factory_parent_class)->create_element (factory, url);
+  if (!bin)
+    return NULL;
+  GError *error = NULL;
+  /* A bin is ghosted "sink" and "src"; gst-rtsp-server finds the payloader in it by its name. */
+  GstElement *pay = gst_parse_bin_from_description (batching ? BATCHED_PAYLOADER_DESCRIPTION : PAYLOADER_DESCRIPTION,
+      TRUE, &error);
+  GstElement *parse = gst_bin_get_by_name (GST_BIN (bin), "parse");
+  gboolean linked = pay && parse && gst_object_set_name (GST_OBJECT (pay), "pay0")
+      && gst_bin_add (GST_BIN (bin), pay) && gst_element_link (parse, pay);
+  if (parse)
+    gst_object_unref (parse);
+  if (!linked) {
+    g_printerr ("limit-server: cannot build the payloader: %s\n", error ? error->message : "link failed");
+    g_clear_error (&error);
+    gst_object_unref (bin);
+    return NULL;
+  }
+  return bin;
+}
+
+static void
+limit_factory_class_init (LimitFactoryClass *klass)
+{
+  GST_RTSP_MEDIA_FACTORY_CLASS (klass)->create_element = limit_factory_create_element;
+}
+
+static void
+limit_factory_init (LimitFactory *self)
+{
+  (void) self;
+}
 
 /* ---- pushing into the shared media ---- */
 
@@ -320,7 +372,7 @@ mount_new (GstRTSPMountPoints *mounts, const gchar *spec)
   mount->pending = g_byte_array_sized_new (2 * READ_CHUNK);
   mount->unit = g_byte_array_sized_new (READ_CHUNK);
 
-  GstRTSPMediaFactory *factory = gst_rtsp_media_factory_new ();
+  GstRTSPMediaFactory *factory = g_object_new (limit_factory_get_type (), NULL);
   gst_rtsp_media_factory_set_launch (factory, PIPELINE_DESCRIPTION);
   gst_rtsp_media_factory_set_shared (factory, TRUE);
   gst_rtsp_media_factory_set_eos_shutdown (factory, FALSE);
@@ -352,13 +404,21 @@ main (int argc, char **argv)
       port = argv[++i];
     else if (strcmp (argv[i], "--threads") == 0 && i + 1 < argc)
       threads = atoi (argv[++i]);
+    else if (strcmp (argv[i], "--plugin-dir") == 0 && i + 1 < argc)
+      gst_registry_scan_path (gst_registry_get (), argv[++i]);
     else
       g_ptr_array_add (mount_list, mount_new (mounts, argv[i]));
   }
   if (mount_list->len == 0) {
-    g_printerr ("usage: limit-server [--host ADDR] [--port N] [--threads N] NAME=PATH...\n");
+    g_printerr ("usage: limit-server [--host ADDR] [--port N] [--threads N] [--plugin-dir DIR] NAME=PATH...\n");
     return 2;
   }
+
+  GstElementFactory *batcher = gst_element_factory_find ("pgrtpbatch");
+  batching = batcher != NULL;
+  if (batcher)
+    gst_object_unref (batcher);
+  g_printerr ("limit-server: payloader %s\n", batching ? BATCHED_PAYLOADER_DESCRIPTION : PAYLOADER_DESCRIPTION);
 
   /* The same server settings as pushgate's. */
   gst_rtsp_server_set_address (server, host);
