@@ -272,26 +272,16 @@ function buildVideoBranch(bin: Bin, track: VideoTrack, id: string): AppSrc {
 }
 
 /**
- * gst-rtsp-server serves the element named pay0. With the native pgrtpbatch that is a bin of
- * the payloader and the batcher, which pushes each frame's packets at once: one sample per frame
- * for the stream's send thread instead of one per small NAL unit plus one for the fragments.
- * gst-rtsp-server finds the payloader inside the bin by its name, "pay" (RTP-Info, MTU).
+ * gst-rtsp-server serves the element named pay0. With the native plugin that is pgvideopay: the
+ * payloader (named "pay", which gst-rtsp-server finds inside for RTP-Info and the MTU) and
+ * pgrtpbatch, which pushes each frame's packets at once: one sample per frame for the stream's
+ * send thread instead of one per small NAL unit plus one for the fragments. One object for Node
+ * to hold, not six: node-gtk keeps what it wrapped alive until V8 collects the wrapper.
  */
 function videoPayloader(h265: boolean): GstElement {
-  const payloader = makeElement(h265 ? 'rtph265pay' : 'rtph264pay', 'pay', { pt: 96 });
-  if (!hasElementFactory('pgrtpbatch')) {
-    payloader.name = 'pay0';
-    return payloader;
-  }
-  const bin = new Gst.Bin({ name: 'pay0' });
-  const batcher = makeElement('pgrtpbatch', 'batch');
-  addAndLink(bin, [payloader, batcher]);
-  for (const [name, pad] of [['sink', payloader.getStaticPad('sink')], ['src', batcher.getStaticPad('src')]] as const) {
-    if (!pad || !bin.addPad(Gst.GhostPad.new(name, pad))) {
-      throw new PushgateError('MEDIA_ENGINE', `could not expose the ${name} pad of the video payloader`);
-    }
-  }
-  return bin;
+  const codec = h265 ? 'h265' : 'h264';
+  if (hasElementFactory('pgvideopay')) return makeElement('pgvideopay', 'pay0', { codec });
+  return makeElement(h265 ? 'rtph265pay' : 'rtph264pay', 'pay0', { pt: 96 });
 }
 
 function buildAudioBranch(bin: Bin, track: AudioTrack, id: string): AppSrc {

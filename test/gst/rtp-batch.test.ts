@@ -107,3 +107,12 @@ void test('end of stream lets held packets out before it', () => {
   assert.equal(nextPush(1000), undefined);
   assert.ok(sink.isEos(), 'end of stream did not follow the held packets');
 });
+
+void test('pgvideopay, what pushgate names pay0: sink and src pads, and the payloader for its codec inside, named "pay" as gst-rtsp-server looks for it', () => {
+  for (const [codec, factory] of [['h264', 'rtph264pay'], ['h265', 'rtph265pay']] as const) {
+    const payloader = makeElement('pgvideopay', `pay-${codec}`, { codec });
+    assert.ok(payloader.getStaticPad('sink') && payloader.getStaticPad('src'), `pgvideopay (${codec}) lacks its pads`);
+    const inner = (payloader as unknown as InstanceType<typeof Gst.Bin>).getByName('pay');
+    assert.equal(inner?.getFactory()?.getName(), factory);
+  }
+});
