@@ -7,8 +7,8 @@
  *
  *   appsrc (byte-stream, alignment=au, live, TIME) ! h264parse config-interval=-1 ! pay0
  *
- * where pay0 is, as in pushgate, a bin of rtph264pay pt=96 (named "pay") and pushgate's native
- * pgrtpbatch when --plugin-dir holds it (native/build), else rtph264pay pt=96 alone.
+ * where pay0 is, as in pushgate, pushgate's native pgvideopay (rtph264pay pt=96 named "pay", then
+ * pgrtpbatch) when --plugin-dir holds it (native/build), else rtph264pay pt=96 alone.
  *
  * Buffers are stamped by appsrc with the pipeline's running time when they are pushed
  * (do-timestamp), which is what pushgate does for a live publisher. Like pushgate, the first
@@ -40,9 +40,6 @@
   "max-bytes=8388608 max-time=300000000 leaky-type=downstream "                                   \
   "caps=\"video/x-h264,stream-format=byte-stream,alignment=au\" "                                 \
   "! h264parse name=parse config-interval=-1 )"
-/* The payloader, linked after "parse" by LimitFactory. */
-#define PAYLOADER_DESCRIPTION "rtph264pay name=pay pt=96"
-#define BATCHED_PAYLOADER_DESCRIPTION PAYLOADER_DESCRIPTION " ! pgrtpbatch"
 
 typedef struct {
   gchar *name;
@@ -77,7 +74,7 @@ static const guint8 START_CODE[4] = { 0, 0, 0, 1 };
 
 /* ---- the media's pipeline ---- */
 
-static gboolean batching;       /* pgrtpbatch was found */
+static gboolean batching;       /* pushgate's pgvideopay (rtph264pay ! pgrtpbatch) was found */
 
 /* A media factory that appends pushgate's payloader to the launch description's bin. */
 typedef struct { GstRTSPMediaFactory parent; } LimitFactory;
@@ -91,18 +88,15 @@ limit_factory_create_element (GstRTSPMediaFactory *factory, const GstRTSPUrl *ur
   GstElement *bin = GST_RTSP_MEDIA_FACTORY_CLASS (limit_factory_parent_class)->create_element (factory, url);
   if (!bin)
     return NULL;
-  GError *error = NULL;
-  /* A bin is ghosted "sink" and "src"; gst-rtsp-server finds the payloader in it by its name. */
-  GstElement *pay = gst_parse_bin_from_description (batching ? BATCHED_PAYLOADER_DESCRIPTION : PAYLOADER_DESCRIPTION,
-      TRUE, &error);
+  GstElement *pay = gst_element_factory_make (batching ? "pgvideopay" : "rtph264pay", "pay0");
+  if (pay && !batching)
+    g_object_set (pay, "pt", 96, NULL);
   GstElement *parse = gst_bin_get_by_name (GST_BIN (bin), "parse");
-  gboolean linked = pay && parse && gst_object_set_name (GST_OBJECT (pay), "pay0")
-      && gst_bin_add (GST_BIN (bin), pay) && gst_element_link (parse, pay);
+  gboolean linked = pay && parse && gst_bin_add (GST_BIN (bin), pay) && gst_element_link (parse, pay);
   if (parse)
     gst_object_unref (parse);
   if (!linked) {
-    g_printerr ("limit-server: cannot build the payloader: %s\n", error ? error->message : "link failed");
-    g_clear_error (&error);
+    g_printerr ("limit-server: cannot build the payloader\n");
     gst_object_unref (bin);
     return NULL;
   }
@@ -414,11 +408,11 @@ main (int argc, char **argv)
     return 2;
   }
 
-  GstElementFactory *batcher = gst_element_factory_find ("pgrtpbatch");
+  GstElementFactory *batcher = gst_element_factory_find ("pgvideopay");
   batching = batcher != NULL;
   if (batcher)
     gst_object_unref (batcher);
-  g_printerr ("limit-server: payloader %s\n", batching ? BATCHED_PAYLOADER_DESCRIPTION : PAYLOADER_DESCRIPTION);
+  g_printerr ("limit-server: payloader %s\n", batching ? "pgvideopay (rtph264pay ! pgrtpbatch)" : "rtph264pay");
 
   /* The same server settings as pushgate's. */
   gst_rtsp_server_set_address (server, host);
