@@ -43,7 +43,7 @@ const THREAD_NAME_MAX = 15;
  * (GStreamer names a streaming thread after its element and pad: "src-video-3-cam2", kept as
  * "src-video-3-cam"). A name cut at the length limit ends in "…".
  */
-export function threadGroup(name: string): string {
+function threadGroup(name: string): string {
   const group = name.replace(/\d+/g, '#');
   return name.length >= THREAD_NAME_MAX ? `${group}…` : group;
 }
