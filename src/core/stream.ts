@@ -3,9 +3,14 @@
 import type { Clock } from './clock';
 import { SECOND } from './clock';
 import type { StreamOutput } from './media-engine';
-import type { StreamTracks, TimedUnit } from './media';
+import type { StreamTracks, TimedUnit, VideoCodec } from './media';
 
 export type IngestFormat = 'h264' | 'h265' | 'mpegts';
+
+/** A raw (Annex-B) video push, as opposed to a container. */
+export function isRawVideo(format: IngestFormat | undefined): format is VideoCodec {
+  return format === 'h264' || format === 'h265';
+}
 
 export interface PublisherInfo {
   readonly remoteAddress: string;

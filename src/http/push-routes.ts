@@ -9,8 +9,10 @@ import { PushgateError } from '../core/errors';
 import { parseStreamName } from '../core/stream-name';
 import type { StreamRegistry } from '../core/stream-registry';
 import { formatFromContentType } from '../ingest/content-type';
-import { runNativePush, type OpenNativeReader } from '../ingest/native-push';
-import { PushFailure, runPush } from '../ingest/push-session';
+import type { VideoCodec } from '../core/media';
+import { isRawVideo, type IngestFormat } from '../core/stream';
+import { runNativePush, type OpenNativeReader, type RawPushBody } from '../ingest/native-push';
+import { PushFailure, runPush, type PushSummary } from '../ingest/push-session';
 import { sendError } from './error-reply';
 import { rawPushOf } from './raw-push';
 
@@ -58,19 +60,30 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     activePushes.add(abort);
     // Whatever ends the push before its body ends, the publisher should read the answer.
     closeGently(request.raw.socket);
+    // An untyped push handed over by the server (raw-push.ts) is read by Node until its first
+    // bytes tell what it is; raw video then goes to the native reader after all.
+    const nodeBody = raw && format === undefined ? raw.readInNode() : undefined;
     try {
       const deps = { registry: options.registry, clock: options.clock, logger: options.logger, idleTimeoutMs: options.idleTimeoutMs };
-      const summary =
-        raw && options.openNativeReader && (format === 'h264' || format === 'h265')
-          ? await runNativePush(
-              { name, codec: format, remoteAddress: request.ip, body: raw.body, signal: abort.signal },
-              { ...deps, openReader: options.openNativeReader },
-            )
-          : await runPush({ name, format, remoteAddress: request.ip, body: request.raw, signal: abort.signal }, deps);
+      const openReader = options.openNativeReader;
+      const readNatively =
+        openReader && ((codec: VideoCodec, body: RawPushBody) => runNativePush({ name, codec, remoteAddress: request.ip, body, signal: abort.signal }, { ...deps, openReader }));
+      let summary: PushSummary;
+      if (raw && readNatively && isRawVideo(format)) {
+        summary = await readNatively(format, raw.body);
+      } else {
+        const handOver = (sniffed: IngestFormat): Promise<PushSummary> | undefined => {
+          if (!readNatively || !isRawVideo(sniffed)) return undefined;
+          const body = nodeBody?.handOver();
+          return body && readNatively(sniffed, body);
+        };
+        summary = await runPush({ name, format, remoteAddress: request.ip, body: nodeBody ?? request.raw, signal: abort.signal, handOver }, deps);
+      }
       return reply.code(200).send(summary);
     } catch (err) {
       return sendError(reply, err, err instanceof PushFailure ? { push: err.summary } : {});
     } finally {
+      nodeBody?.destroy();
       activePushes.delete(abort);
       release();
     }

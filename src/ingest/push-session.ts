@@ -24,6 +24,11 @@ export interface PushRequest {
   readonly body: PushBody;
   /** Aborting ends the push with the signal's reason (a PushgateError), e.g. on shutdown. */
   readonly signal?: AbortSignal;
+  /**
+   * Once the format is known, before anything is published: another reader may take the push
+   * over from here (the native ingest, for raw video). Returns that push, or undefined.
+   */
+  readonly handOver?: (format: IngestFormat) => Promise<PushSummary> | undefined;
 }
 
 export interface PushSessionDeps {
@@ -66,6 +71,11 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     throw error;
   }
   const { format, head } = sniffed;
+  const handedOver = request.handOver?.(format);
+  if (handedOver) {
+    chunks.stop();
+    return handedOver;
+  }
   const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format, ingest: 'node' });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
   const ingester = createIngester(format, {

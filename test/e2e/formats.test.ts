@@ -77,6 +77,8 @@ void test('raw H.264: ffprobe and gst-launch rtspsrc over TCP and UDP all play i
 void test('raw H.265 from ffmpeg without a Content-Type: served as H.265 RTP with keyframes, and decoded by gst-launch and ffprobe', async () => {
   const publisher = ffmpegPublisher(clip.h265, gateway.pushUrl('raw265'), 'hevc', { contentType: false });
   await waitLive('raw265');
+  // Node read the first bytes to tell the format, then handed the connection to the native ingest.
+  assert.equal((await getStream(gateway.http, 'raw265'))?.publisher?.ingest, 'native');
   const client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
   try {
     const { medias, play } = await client.playAll('raw265');
@@ -120,6 +122,7 @@ void test('MPEG-TS with H.264 and AAC: readers get two tracks, video and audio',
 void test('MPEG-TS with H.265 from ffmpeg without a Content-Type: readers get H.265 video', async () => {
   const publisher = ffmpegPublisher(clip.ts265, gateway.pushUrl('ts265'), 'mpegts', { contentType: false });
   await waitLive('ts265');
+  assert.equal((await getStream(gateway.http, 'ts265'))?.publisher?.ingest, 'node', 'MPEG-TS is demuxed in JavaScript');
   const probe = await ffprobe(gateway.rtspUrl('ts265'), 'udp');
   assert.deepEqual(probe.streams.map((s) => [s.codec_type, s.codec_name, s.width, s.height]), [['video', 'hevc', 640, 360]], summary(probe));
   const reader = new FfmpegReader(gateway.rtspUrl('ts265'), 'udp');

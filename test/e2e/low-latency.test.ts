@@ -28,16 +28,18 @@ const AUD: Record<Codec, Buffer> = {
 };
 
 let gateway: Gateway;
+/** Reads every push in JavaScript. */
+let nodeGateway: Gateway;
 let media: MediaDir;
 const clients: RtspClient[] = [];
 const pushes: ManualPush[] = [];
 
 before(async () => {
   media = new MediaDir();
-  gateway = await Gateway.start();
+  [gateway, nodeGateway] = await Promise.all([Gateway.start(), Gateway.start(['--native-ingest', 'off'])]);
 });
 
-after(() => releaseOpened({ clients, pushes, gateways: [gateway], media }));
+after(() => releaseOpened({ clients, pushes, gateways: [gateway, nodeGateway], media }));
 
 async function clipUnits(codec: Codec): Promise<Buffer[]> {
   const file = await media.clip({ file: `clip-${codec}.${codec === 'h264' ? 'h264' : 'hevc'}`, codec, seconds: 3, fps: FPS, gop: FPS });
@@ -194,8 +196,8 @@ for (const path of ['native', 'node'] as const) {
   void test(`a paced publisher whose first units came in a burst is not held behind them (${path} ingest)`, async () => {
     const units = await media.clip({ file: 'burst.h264', codec: 'h264', seconds: 7, fps: FPS, gop: FPS }).then((file) => accessUnitsOf(file, 'h264'));
     const name = `burst-${path}`;
-    // A push without a Content-Type is read by Node; with one, natively.
-    const push = new ManualPush(gateway.pushUrl(name), path === 'native' ? CONTENT_TYPES.h264 : undefined);
+    const own = path === 'native' ? gateway : nodeGateway;
+    const push = new ManualPush(own.pushUrl(name), CONTENT_TYPES.h264);
     pushes.push(push);
     const BURST = 4;
     assert.ok(await push.write(Buffer.concat(units.slice(0, BURST))));
@@ -207,8 +209,10 @@ for (const path of ['native', 'node'] as const) {
       assert.ok(await push.write(units[i]!));
       writtenAt[i] = performance.now();
       if (i === 30) {
-        assert.equal((await getStream(gateway.http, name))?.state, 'live');
-        client = await RtspClient.connect('127.0.0.1', gateway.rtspPort);
+        const stream = await getStream(own.http, name);
+        assert.equal(stream?.state, 'live');
+        assert.equal(stream?.publisher?.ingest, path);
+        client = await RtspClient.connect('127.0.0.1', own.rtspPort);
         clients.push(client);
         void client.playAll(name);
       }

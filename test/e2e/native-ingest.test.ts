@@ -2,8 +2,9 @@
 // JavaScript per byte): the same answers, summaries and media as a push Node reads, readers of
 // a media rebuilt mid-push are fed too, and bad framing is refused like any bad request.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { CONTENT_TYPES, curlPush, curlPushProc, curlResult, ffmpegPublisher, getStream, json, type PushSummary } from './helpers/clients';
+import { CONTENT_TYPES, curlPushProc, curlResult, ffmpegPublisher, getStream, json, type PushSummary } from './helpers/clients';
 import { releaseOpened } from './helpers/cleanup';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
@@ -27,30 +28,90 @@ after(() => releaseOpened({ gateways: [gateway], media }));
 
 const said = (stream: string, msg: string) => (line: LogLine) => line.stream === stream && line.msg === msg;
 
-void test('a typed raw push is read natively, an untyped one by Node: same summary, both paced to real time, the API says which', async () => {
-  for (const [file, type] of [[h264, CONTENT_TYPES.h264], [h265, CONTENT_TYPES.hevc]] as const) {
-    const name = `parity-${type.replace('/', '-')}`;
-    const native = curlPushProc(file, gateway.pushUrl(name), type);
-    const info = await waitFor(async () => {
-      const stream = await getStream(gateway.http, name);
-      return stream?.state === 'live' ? stream : undefined;
-    }, 10_000, `${name} to go live`);
-    assert.equal(info.publisher?.ingest, 'native');
-    await native.exited;
-    const nativeResult = curlResult(native);
-    assert.equal(nativeResult.status, 200, nativeResult.body);
-    await waitFor(async () => (await getStream(gateway.http, name)) === undefined, 5000, `${name} to end`);
+void test('a raw push is read natively, typed or not (its first bytes tell), with the same summary as Node\'s read; the API says which', async () => {
+  const byNode = await Gateway.start(['--native-ingest', 'off']);
+  try {
+    for (const [file, type] of [[h264, CONTENT_TYPES.h264], [h265, CONTENT_TYPES.hevc]] as const) {
+      const name = `parity-${type.replace('/', '-')}`;
+      // curl -T sends a Content-Length body as fast as it can: Node reads several socket reads
+      // at once unless told to stop, and every byte it read must go to the native reader.
+      const variants = [
+        ['typed', gateway, type, 'native'],
+        ['untyped', gateway, '', 'native'],
+        ['node', byNode, type, 'node'],
+      ] as const;
+      const summaries = await Promise.all(
+        variants.map(async ([label, own, contentType, ingest]) => {
+          const push = curlPushProc(file, own.pushUrl(`${name}-${label}`), contentType);
+          const info = await waitFor(async () => {
+            const stream = await getStream(own.http, `${name}-${label}`);
+            return stream?.state === 'live' ? stream : undefined;
+          }, 10_000, `${name}-${label} to go live`);
+          assert.equal(info.publisher?.ingest, ingest, label);
+          assert.equal(info.format, type === CONTENT_TYPES.h264 ? 'h264' : 'h265', label);
+          await push.exited;
+          const result = curlResult(push);
+          assert.equal(result.status, 200, `${label}: ${result.body}`);
+          return JSON.parse(result.body) as PushSummary;
+        }),
+      );
+      for (const summary of summaries) {
+        assert.equal(summary.bytes, summaries[2]!.bytes, 'the same body bytes');
+        assert.equal(summary.frames, summaries[2]!.frames, 'the same access units');
+        assert.ok(summary.durationMs >= 2500, `a 3 s clip sent at once plays in real time: ${summary.durationMs} ms`);
+      }
+    }
+  } finally {
+    await byNode.stop();
+  }
+});
 
-    // No Content-Type: the first bytes must be sniffed, which Node does.
-    const byNode = await curlPush(file, gateway.pushUrl(`${name}-node`), '');
-    assert.equal(byNode.status, 200, byNode.body);
-    const a = JSON.parse(nativeResult.body) as PushSummary;
-    const b = JSON.parse(byNode.body) as PushSummary;
-    assert.equal(a.bytes, b.bytes, 'the same body bytes');
-    assert.equal(a.frames, b.frames, 'the same access units');
-    assert.ok(a.durationMs >= 2500 && b.durationMs >= 2500, `a 3 s clip sent at once plays in real time: ${a.durationMs} / ${b.durationMs} ms`);
-    const pushLog = gateway.logs.find((l) => l.stream === `${name}-node` && l.msg === 'publisher connected');
-    assert.equal(pushLog?.format, type === CONTENT_TYPES.h264 ? 'h264' : 'h265');
+void test('an untyped chunked push whose first bytes trickle in is handed over with every byte Node read', async () => {
+  const name = 'trickle';
+  const body = await readFile(h264);
+  // The first chunks hold a byte or two of the start code, a size line comes in two pieces,
+  // and the rest of the file follows as one chunk: Node must read several times to tell.
+  const chunk = (bytes: Buffer): Buffer => Buffer.concat([Buffer.from(`${bytes.byteLength.toString(16)}\r\n`), bytes, Buffer.from('\r\n')]);
+  const restSize = (body.byteLength - 3).toString(16);
+  const pieces = [
+    `POST /push/${name} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    chunk(body.subarray(0, 1)),
+    chunk(body.subarray(1, 3)),
+    restSize.slice(0, 1),
+    `${restSize.slice(1)}\r\n`,
+    Buffer.concat([body.subarray(3), Buffer.from('\r\n0\r\n\r\n')]),
+  ];
+  const exchange = rawExchange(gateway.httpPort, { pieces, gapMs: 150, waitMs: 15_000 });
+  const info = await waitFor(async () => {
+    const stream = await getStream(gateway.http, name);
+    return stream?.state === 'live' ? stream : undefined;
+  }, 10_000, `${name} to go live`);
+  assert.equal(info.publisher?.ingest, 'native');
+  const answer = await exchange;
+  assert.equal(answer.status, 200, answer.text);
+  const summary = JSON.parse(answer.body) as PushSummary;
+  assert.equal(summary.bytes, body.byteLength, 'every body byte counted, those Node read first included');
+  assert.equal(summary.frames, 90, 'every access unit of the 3 s clip');
+});
+
+void test('untyped pushes that are not raw video stay with Node: bad framing is 400, unknown bytes 415, other streams unaffected', async () => {
+  const name = 'untyped-bystander';
+  const bystander = ffmpegPublisher(h264, gateway.pushUrl(name), 'h264', { contentType: false });
+  try {
+    await waitFor(async () => (await getStream(gateway.http, name))?.state === 'live', 10_000, `${name} to go live`);
+    assert.equal((await getStream(gateway.http, name))?.publisher?.ingest, 'native', 'ffmpeg\'s untyped raw push');
+    const head = (stream: string): string => `POST /push/${stream} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`;
+    const framing = await rawExchange(gateway.httpPort, { pieces: [head('untyped-framing'), '4\r\n\x00\x00\x00\r\nnot-hex\r\n'], waitMs: 5000 });
+    assert.equal(framing.status, 400, framing.text);
+    assert.match(framing.body, /"BAD_REQUEST".*malformed chunked request body/);
+    assert.ok(framing.closedByServer, 'the connection is closed after the answer');
+    const unknown = await rawExchange(gateway.httpPort, { pieces: [head('untyped-json'), '11\r\n{"hello":"world"}\r\n'], waitMs: 5000 });
+    assert.equal(unknown.status, 415, unknown.text);
+    assert.match(unknown.body, /UNSUPPORTED_MEDIA_TYPE/);
+    assert.equal(await getStream(gateway.http, 'untyped-framing'), undefined);
+    assert.equal((await getStream(gateway.http, name))?.state, 'live');
+  } finally {
+    bystander.kill();
   }
 });
 
