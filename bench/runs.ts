@@ -45,7 +45,12 @@ function streamsOf(scenario: { readonly clip: ReadersScenario['clip']; readonly 
   const probe =
     scenario.publisher === undefined || scenario.publisher === 'ffmpeg'
       ? undefined
-      : { rawClip: rawClipFile(scenario.clip), fps: CLIPS[scenario.clip].fps, audAfter: scenario.publisher === 'probe-aud-after' };
+      : {
+          rawClip: rawClipFile(scenario.clip),
+          fps: CLIPS[scenario.clip].fps,
+          audAfter: scenario.publisher === 'probe-aud-after',
+          ffmpegWrites: scenario.publisher === 'probe-ffmpeg-writes',
+        };
   return Array.from({ length: count }, (_, i) => ({ name: `cam${i}`, clip: clipFile(scenario.clip), probe }));
 }
 

@@ -17,9 +17,10 @@ export interface ReadersScenario {
   readonly workers: number;
   /**
    * ffmpeg -re replays the clip; the probe marks each access unit with its send time (latency),
-   * and 'probe-aud-after' also ends each unit with the next one's access unit delimiter.
+   * 'probe-aud-after' also ends each unit with the next one's access unit delimiter, and
+   * 'probe-ffmpeg-writes' writes its HTTP chunks as ffmpeg does.
    */
-  readonly publisher: 'ffmpeg' | 'probe' | 'probe-aud-after';
+  readonly publisher: 'ffmpeg' | 'probe' | 'probe-aud-after' | 'probe-ffmpeg-writes';
   /** Readers join one by one this far apart (first-picture scenarios); 0: all at once. */
   readonly staggerMs: number;
   /** One reader plays this long before the measured ones join (a stream already being watched). */
@@ -128,6 +129,11 @@ export const SCENARIOS: readonly Scenario[] = [
     ...fanout('latency-aud-5-tcp', '4.5M', 5, 'tcp'),
     description: 'as latency-5-tcp, but the probe follows each access unit with the next one\'s delimiter (AUD), so its end is known when it is sent',
     publisher: 'probe-aud-after',
+  },
+  {
+    ...fanout('latency-ffmpeg-5-tcp', '4.5M', 5, 'tcp'),
+    description: 'as latency-5-tcp, but the probe writes to pushgate as ffmpeg does: User-Agent Lavf, each chunk\'s size line, data and CRLF as three writes with Nagle\'s algorithm on',
+    publisher: 'probe-ffmpeg-writes',
   },
   {
     ...fanout('first-picture-gop2s', '4.5M-gop2s', 20, 'tcp'),

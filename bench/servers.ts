@@ -24,7 +24,7 @@ export interface StreamSpec {
   /** A clip ffmpeg can -stream_loop (.mkv). */
   readonly clip: string;
   /** Publish with the latency probe instead of ffmpeg: the same clip as raw H.264. */
-  readonly probe: { readonly rawClip: string; readonly fps: number; readonly audAfter: boolean } | undefined;
+  readonly probe: { readonly rawClip: string; readonly fps: number; readonly audAfter: boolean; readonly ffmpegWrites: boolean } | undefined;
 }
 
 const PROBE_SCRIPT = path.join(__dirname, 'latency', 'probe-publisher.js');
@@ -59,7 +59,7 @@ function probePublisher(stream: StreamSpec, target: { url: string } | { fifo: st
   const probe = stream.probe!;
   const output = 'url' in target ? ['--url', target.url] : ['--fifo', target.fifo];
   return new BenchProcess(`probe publisher ${stream.name}`, process.execPath, [
-    PROBE_SCRIPT, '--clip', probe.rawClip, '--fps', String(probe.fps), ...(probe.audAfter ? ['--aud-after'] : []), ...output,
+    PROBE_SCRIPT, '--clip', probe.rawClip, '--fps', String(probe.fps), ...(probe.audAfter ? ['--aud-after'] : []), ...(probe.ffmpegWrites ? ['--ffmpeg-writes'] : []), ...output,
   ]);
 }
 
