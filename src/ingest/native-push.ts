@@ -75,6 +75,24 @@ export interface NativePushDeps {
 /** How often the stream's byte and frame counts (API, bitrate) are brought up to date. */
 const COUNTERS_MS = 1000;
 
+/**
+ * Every native push's counters are brought up to date by one timer: one wake-up of Node's
+ * thread a second rather than one per push (32 pushes: 30 wake-ups a second, half a percent
+ * of a core). Returns what stops counting `count`.
+ */
+const counting = new Set<() => void>();
+let countingTimer: NodeJS.Timeout | undefined;
+function countEverySecond(count: () => void): () => void {
+  counting.add(count);
+  countingTimer ??= setInterval(() => counting.forEach((each) => each()), COUNTERS_MS);
+  return () => {
+    counting.delete(count);
+    if (counting.size > 0) return;
+    clearInterval(countingTimer);
+    countingTimer = undefined;
+  };
+}
+
 export async function runNativePush(request: NativePushRequest, deps: NativePushDeps): Promise<PushSummary> {
   const { registry, clock } = deps;
   const log = deps.logger.child({ stream: request.name, remoteAddress: request.remoteAddress });
@@ -99,7 +117,7 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
   };
   // Read when the API describes the stream, and now and then for its bitrate window.
   publication.countWith(count);
-  const counters = setInterval(count, COUNTERS_MS);
+  const stopCounting = countEverySecond(count);
   let onAbort: (() => void) | undefined;
 
   const error = await new Promise<PushgateError | undefined>((resolve) => {
@@ -135,7 +153,7 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
     onChange();
   });
 
-  clearInterval(counters);
+  stopCounting();
   if (onAbort) request.signal?.removeEventListener('abort', onAbort);
   reader.stop();
   count();
