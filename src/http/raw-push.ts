@@ -232,6 +232,10 @@ export class SocketBody extends Readable {
     this.#socket.off('end', this.#onEnd);
     this.#socket.off('close', this.#onEnd);
     this.#socket.off('error', this.#onError);
-    if (nodeReads) delete (this.#socket as Partial<SocketInternals>)._read;
+    if (!nodeReads) return;
+    delete (this.#socket as Partial<SocketInternals>)._read;
+    // Reads on (and discards), to see the publisher close: resume() does nothing to a socket
+    // that flows already, and its reads may be stopped.
+    if (!this.#socket.destroyed) this.#socket.read(0);
   }
 }
