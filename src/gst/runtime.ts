@@ -2,6 +2,8 @@
 // loop must run on Node's thread (it nests libuv), started from CommonJS top level.
 import * as gi from 'node-gtk';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export const Gst = gi.require('Gst', '1.0');
 export const GLib = gi.require('GLib', '2.0');
@@ -40,4 +42,21 @@ export function runMainLoop(): void {
 
 export function quitMainLoop(): void {
   loop?.quit();
+}
+
+type CollectGarbage = (options: { type: 'major'; execution: 'async' }) => void;
+let collector: CollectGarbage | undefined;
+
+/**
+ * Asks V8 for a full collection, done in the background. node-gtk keeps a GObject (a stopped
+ * pipeline with everything in it) alive for as long as its JavaScript wrapper lives and tells
+ * V8 nothing of the native memory behind it, so V8 sees a small heap and seldom collects: call
+ * this when such objects have just died (a media was unprepared).
+ */
+export function collectGarbage(): void {
+  if (!collector) {
+    setFlagsFromString('--expose-gc');
+    collector = runInNewContext('gc') as CollectGarbage;
+  }
+  collector({ type: 'major', execution: 'async' });
 }

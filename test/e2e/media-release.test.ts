@@ -52,6 +52,14 @@ for (const leave of ['teardown', 'close', 'stay'] as const satisfies readonly Le
       // And its memory is handed back to the system, in the same pass.
       const at = gateway.logs.indexOf(unprepared);
       await gateway.waitForLog((l) => l.msg === 'memory trimmed' && gateway.logs.indexOf(l) > at, 2000, `memory to be trimmed after ${name}'s media was unprepared`);
+      // The pipeline itself is freed only with the wrappers JavaScript held of it: V8 is asked
+      // to collect (at most every 5 s), and memory is trimmed again after it.
+      const collected = await gateway.waitForLog(
+        (l) => l.msg === 'collecting garbage: stopped pipelines are freed with their wrappers' && gateway.logs.indexOf(l) > at,
+        7000,
+        `a garbage collection after ${name}'s media was unprepared`,
+      );
+      await gateway.waitForLog((l) => l.msg === 'memory trimmed' && gateway.logs.indexOf(l) > gateway.logs.indexOf(collected), 2000, 'memory to be trimmed after the collection');
     } finally {
       reader.close();
     }
