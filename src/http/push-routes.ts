@@ -72,12 +72,15 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
       if (raw && readNatively && isRawVideo(format)) {
         summary = await readNatively(format, raw.body);
       } else {
-        const handOver = (sniffed: IngestFormat): Promise<PushSummary> | undefined => {
-          if (!readNatively || !isRawVideo(sniffed)) return undefined;
-          const body = nodeBody?.handOver();
-          return body && readNatively(sniffed, body);
-        };
-        summary = await runPush({ name, format, remoteAddress: request.ip, body: nodeBody ?? request.raw, signal: abort.signal, handOver }, deps);
+        const handOver =
+          nodeBody &&
+          readNatively &&
+          ((sniffed: IngestFormat): Promise<PushSummary> | undefined => {
+            if (!isRawVideo(sniffed)) return undefined;
+            const body = nodeBody.handOver();
+            return body && readNatively(sniffed, body);
+          });
+        summary = await runPush({ name, format, remoteAddress: request.ip, body: nodeBody ?? request.raw, signal: abort.signal, ...(handOver && { handOver }) }, deps);
       }
       return reply.code(200).send(summary);
     } catch (err) {
