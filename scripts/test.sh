@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "[test] type check (strict)"
 npx tsc -p tsconfig.json --noEmit
-echo "[test] lint"
-npx eslint .
+echo "[test] lint (ESLint, then the architecture's boundaries: .dependency-cruiser.cjs)"
+npm run --silent lint
 echo "[test] tests"
 # Only *.test.js: Node 20 would also run every helper module found under a test/ folder.
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)

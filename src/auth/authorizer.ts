@@ -1,8 +1,6 @@
-// The question every protocol asks, and the two ways it is answered: the configured users
-// (AccessPolicy), or an external HTTP authoriser.
-import type { AccessConfig } from './access-config';
-import { AccessPolicy, type AccessRequest, type Decision } from './access-policy';
-import { ExternalAuthorizer } from './external-authorizer';
+// The question every protocol asks. Two answer it: the configured users (AccessPolicy) and an
+// external HTTP authoriser (create-authorizer.ts picks one).
+import type { AccessPolicy, AccessRequest, Decision } from './access-policy';
 
 export type Protocol = 'http' | 'rtsp';
 
@@ -20,16 +18,4 @@ export interface Authorizer {
   /** The same decision, synchronously (for RTSP's access check). */
   decideSync(request: AuthRequest): Decision;
   close(): void;
-}
-
-export function createAuthorizer(access: AccessConfig): Authorizer {
-  if (access.externalAuth) return new ExternalAuthorizer(access.realm, access.externalAuth);
-  const policy = new AccessPolicy(access);
-  return {
-    realm: access.realm,
-    policy,
-    decide: (request) => Promise.resolve(policy.decide(request)),
-    decideSync: (request) => policy.decide(request),
-    close: () => {},
-  };
 }

@@ -1,8 +1,6 @@
-// Format-specific ingest: bytes in, tracks and timed units out. One ingester per push.
+// Format-specific ingest: bytes in, tracks and timed units out. One ingester per push
+// (AnnexBIngester, MpegTsIngester; push-session.ts picks one by format).
 import type { StreamTracks, TimedUnit } from '../core/media';
-import type { IngestFormat } from '../core/stream';
-import { AnnexBIngester } from './annexb-ingester';
-import { MpegTsIngester } from './mpegts-ingester';
 
 export interface IngestSink {
   /** Called once, when every track is known and a keyframe is about to follow. */
@@ -17,8 +15,4 @@ export interface Ingester {
   end(arrival: number): void;
   /** Video access units seen so far, whether or not readers got them. */
   readonly framesSeen: number;
-}
-
-export function createIngester(format: IngestFormat, sink: IngestSink): Ingester {
-  return format === 'mpegts' ? new MpegTsIngester(sink) : new AnnexBIngester(format, sink);
 }

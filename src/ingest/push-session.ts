@@ -8,7 +8,9 @@ import { PushgateError, isPushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { IngestFormat } from '../core/stream';
 import type { Publication, StreamRegistry } from '../core/stream-registry';
-import { createIngester } from './ingester';
+import { AnnexBIngester } from './annexb-ingester';
+import type { IngestSink, Ingester } from './ingester';
+import { MpegTsIngester } from './mpegts-ingester';
 import { SUPPORTED_CONTENT_TYPES } from './content-type';
 import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
 import { Pacer } from './pacer';
@@ -258,4 +260,8 @@ export function asPushError(err: unknown, bytes: number): PushgateError {
     `the publisher closed the connection after ${bytes} bytes, before the body was complete (the stream stopped mid-transfer)`,
     { cause: err },
   );
+}
+
+function createIngester(format: IngestFormat, sink: IngestSink): Ingester {
+  return format === 'mpegts' ? new MpegTsIngester(sink) : new AnnexBIngester(format, sink);
 }
