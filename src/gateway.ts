@@ -13,7 +13,6 @@ import { gatewayClock } from './core/clock';
 import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
-import { NativeIngest } from './gst/native-ingest';
 import { gstVersion } from './gst/runtime';
 import { createHttpServer, type HttpServerOptions } from './http/http-server';
 import type { RootLogger } from './observability/logger';
@@ -37,18 +36,12 @@ export class Gateway {
   /** HTTPS, with TLS. Same routes, same registry. */
   readonly #https: HttpListener | undefined;
   readonly #authorizer: Authorizer;
-  /** Raw pushes over plain HTTP are read by the native ingest. */
-  readonly #nativeIngest: boolean;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined) {
     this.#logger = logger;
     this.#authorizer = createAuthorizer(access);
-    this.#nativeIngest = config.nativeIngest && NativeIngest.available();
-    if (config.nativeIngest && !this.#nativeIngest) {
-      logger.warn('the native ingest is off: its plugin "pgingest" was not found (build it with scripts/build-native.sh); every push is read in JavaScript, at about twice the CPU');
-    }
     this.#engine = new GstMediaEngine({
       host: config.host,
       port: config.plainRtsp ? config.rtspPort : undefined,
@@ -62,6 +55,7 @@ export class Gateway {
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxRtspConnectionsPerAddress,
       logger: logger.child({ module: 'rtsp' }),
+      nativeIngest: config.nativeIngest,
     });
     this.#registry = new StreamRegistry({
       engine: this.#engine,
@@ -77,7 +71,7 @@ export class Gateway {
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
       authorizer: this.#authorizer,
-      ...(this.#nativeIngest && { openNativeReader: (...args: Parameters<typeof NativeIngest.open>) => NativeIngest.open(...args) }),
+      nativeIngest: this.#engine.nativeIngest,
       limits: {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,
@@ -124,7 +118,7 @@ export class Gateway {
       rtspsPort !== undefined && `play rtsps://${config.host}:${rtspsPort}/<name>`,
     ].filter(Boolean);
     logger.info(
-      { httpPort, httpsPort, rtspPort, rtspsPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart, nativeIngest: gateway.#nativeIngest, ...(tls && { tls: { cert: tls.certPath, names: tls.names, validTo: tls.validTo.toISOString() } }) },
+      { httpPort, httpsPort, rtspPort, rtspsPort, host: config.host, gstreamer: gstVersion(), fastStart: gateway.#engine.rtsp.fastStart, nativeIngest: gateway.#engine.nativeIngest !== undefined, ...(tls && { tls: { cert: tls.certPath, names: tls.names, validTo: tls.validTo.toISOString() } }) },
       `pushgate listening: ${urls.join(', ')}`,
     );
     if (config.demo) gateway.#startDemo();

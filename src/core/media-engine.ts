@@ -1,6 +1,6 @@
-// What the stream registry needs from a media engine. The GStreamer implementation lives in
+// What the core and the pushes need from a media engine. The GStreamer implementation lives in
 // src/gst; unit tests use a fake. Only plain data crosses this boundary.
-import type { StreamTracks, TimedUnit } from './media';
+import type { StreamTracks, TimedUnit, VideoCodec } from './media';
 
 /**
  * always: every live stream's media runs from go-live, so even its first reader is primed;
@@ -10,25 +10,12 @@ import type { StreamTracks, TimedUnit } from './media';
 export const FAST_START_MODES = ['always', 'watched', 'off'] as const;
 export type FastStartMode = (typeof FAST_START_MODES)[number];
 
-/**
- * An ingest that feeds an output directly (native code on a thread of its own). Opaque here:
- * only the engine that made it knows how to connect it to its outputs.
- */
-export interface DirectFeeder {
-  readonly directFeeder: true;
-}
-
 /** The readers' side of one stream: an RTSP mount fed with timed units. */
 export interface StreamOutput {
   /** Readers currently attached (RTSP sessions playing this stream). */
   readonly readerCount: number;
   /** Hands one unit to every reader. Never blocks, never throws for flow reasons. */
   write(unit: TimedUnit): void;
-  /**
-   * From now on `feeder` pushes this stream's video into the output itself, off Node's thread
-   * (the native ingest); undefined hands the video back to write(). Idempotent.
-   */
-  attachFeeder(feeder: DirectFeeder | undefined): void;
   /** Whether new readers can find the stream (DESCRIBE answers 404 while unmounted). */
   setMounted(mounted: boolean): void;
   /** Ends the stream for its readers (end of stream, sessions closed) and releases everything. Idempotent. */
@@ -38,4 +25,62 @@ export interface StreamOutput {
 export interface MediaEngine {
   /** Builds and mounts the output of a stream that has just gone live. Throws MEDIA_ENGINE on failure. */
   createOutput(name: string, tracks: StreamTracks): StreamOutput;
+  /** The engine's own reader of raw pushes; undefined when it has none (Node reads every push). */
+  readonly nativeIngest: NativeIngestPort | undefined;
+}
+
+/** The request body of a raw push, left unread by Node after the request head. */
+export interface RawPushBody {
+  /** The connection's file descriptor. The reader reads a duplicate of it; Node must not read meanwhile. */
+  readonly fd: number;
+  /** Body bytes Node had already read together with the head. */
+  readonly head: Uint8Array;
+  /** From Content-Length; undefined for a chunked body. */
+  readonly contentLength: number | undefined;
+  /**
+   * The publisher is known to write whole access units per chunk, split only at its buffer's
+   * size (ffmpeg's libavformat: User-Agent "Lavf/..."), unlike a relay such as curl -T - reading
+   * a pipe: once learned, a unit can leave at its chunk's end without waiting a moment for more.
+   */
+  readonly unitWriter: boolean;
+}
+
+/**
+ * The media engine's port for a natively read push: a raw H.264/H.265 body read, framed, timed,
+ * paced and fed to the stream's output by the engine itself, on a thread of its own. The engine
+ * connects the reader to the output of the stream it was opened for; Node only acts on its few
+ * events (ingest/native-push.ts).
+ */
+export interface NativeIngestPort {
+  /** Starts reading `body` for stream `name`. Throws MEDIA_ENGINE if that is impossible. */
+  open(name: string, codec: VideoCodec, body: RawPushBody, idleTimeoutMs: number): NativeReader;
+}
+
+export type NativeReadState = 'running' | 'ended' | 'aborted' | 'idle' | 'invalid' | 'bad-body' | 'stopped';
+
+export interface NativeReader {
+  readonly state: NativeReadState;
+  /** Why it failed, for 'invalid', 'bad-body' and 'aborted'. */
+  readonly error: string;
+  /** A keyframe with parameter sets arrived: the stream can go live. */
+  readonly started: boolean;
+  /** The latest SPS/PPS(/VPS), Annex-B. */
+  readonly parameterSets: Uint8Array;
+  /** Changes with every new SPS. */
+  readonly spsSerial: number;
+  /** Body bytes read. */
+  readonly bytes: number;
+  /** Access units framed, and released to the output. */
+  readonly frames: number;
+  readonly framesOut: number;
+  /**
+   * The stream is live (its output exists): from now on the reader feeds the stream's output
+   * itself, timing units at the declared frame rate if any.
+   */
+  begin(frameRate: number | undefined): void;
+  setFrameRate(frameRate: number): void;
+  /** `listener` runs on Node's thread whenever the reader may have changed (started, SPS, state). */
+  onChange(listener: () => void): void;
+  /** Ends the read now, waits for the reader's thread, and stops feeding the output. Idempotent. */
+  stop(): void;
 }

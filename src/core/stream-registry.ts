@@ -3,7 +3,7 @@
 import type { Clock } from './clock';
 import { PushgateError } from './errors';
 import type { Logger } from './logger';
-import type { DirectFeeder, MediaEngine } from './media-engine';
+import type { MediaEngine } from './media-engine';
 import { describeTrackChange, sameTracks, type StreamTracks, type TimedUnit } from './media';
 import { Stream, type PublisherInfo, type StreamDescription } from './stream';
 
@@ -165,7 +165,7 @@ export class Publication {
     if (this.#started && !this.#ended) this.#stream.write(unit);
   }
 
-  /** Frames a direct feeder handed to the output (write() counts its own). */
+  /** Frames a native reader handed to the output itself (write() counts its own). */
   countFrames(frames: number): void {
     if (!this.#ended) this.#stream.framesIn += frames;
   }
@@ -175,17 +175,10 @@ export class Publication {
     if (!this.#ended) this.#stream.refreshCounters = refresh;
   }
 
-  /** Once started: `feeder` feeds the stream's output itself until the publication ends. */
-  attachFeeder(feeder: DirectFeeder): void {
-    if (this.#started && !this.#ended) this.#stream.output?.attachFeeder(feeder);
-  }
-
   /** Idempotent: the first outcome wins. */
   end(outcome: PublishOutcome): void {
     if (this.#ended) return;
     this.#ended = true;
-    // The output outlives this publication (grace period): it must not keep its feeder.
-    this.#stream.output?.attachFeeder(undefined);
     this.#stream.refreshCounters = undefined;
     this.#registry.endPublication(this.#stream, outcome);
   }

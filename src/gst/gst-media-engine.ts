@@ -1,19 +1,47 @@
-// The GStreamer media engine: an RTSP server plus one StreamMedia per live stream.
+// The GStreamer media engine: an RTSP server, one StreamMedia per live stream, and the native
+// ingest that feeds a stream's media straight from a push's connection.
 import type { Logger } from '../core/logger';
-import type { MediaEngine, StreamOutput } from '../core/media-engine';
+import type { MediaEngine, NativeIngestPort, StreamOutput } from '../core/media-engine';
 import type { StreamTracks } from '../core/media';
+import { NativeIngest } from './native-ingest';
 import { RtspServer, type RtspServerOptions } from './rtsp-server';
 import { NATIVE_PLUGIN_DIR, hasElementFactory } from './runtime';
 import { StreamMedia } from './stream-media';
 
+export interface GstMediaEngineOptions extends RtspServerOptions {
+  /** Read raw H.264/H.265 pushes natively when the plugin is built (else Node reads them). */
+  readonly nativeIngest: boolean;
+}
+
 export class GstMediaEngine implements MediaEngine {
   readonly rtsp: RtspServer;
+  readonly nativeIngest: NativeIngestPort | undefined;
   readonly #log: Logger;
+  /** Every output not yet released, oldest first (a closing one lingers beside its successor). */
   readonly #outputs = new Set<StreamMedia>();
 
-  constructor(options: RtspServerOptions) {
+  constructor(options: GstMediaEngineOptions) {
     this.#log = options.logger;
     this.rtsp = new RtspServer(options);
+    this.nativeIngest = options.nativeIngest ? this.#nativeIngestPort() : undefined;
+  }
+
+  #nativeIngestPort(): NativeIngestPort | undefined {
+    if (!NativeIngest.available()) {
+      this.#log.warn(
+        { pluginDir: NATIVE_PLUGIN_DIR },
+        'the native ingest is off: its element "pgingest" was not found (build it with scripts/build-native.sh); every push is read in JavaScript, at about twice the CPU',
+      );
+      return undefined;
+    }
+    return {
+      open: (name, codec, body, idleTimeoutMs) => NativeIngest.open(codec, body, idleTimeoutMs, () => this.#liveOutput(name)),
+    };
+  }
+
+  /** The output readers of `name` are served from now (the newest one not closed). */
+  #liveOutput(name: string): StreamMedia | undefined {
+    return [...this.#outputs].findLast((output) => output.name === name && !output.closed);
   }
 
   start(): void {

@@ -1,12 +1,13 @@
 // The native ingest: one "pgingest" element (native/ingest) per raw H.264/H.265 push, reading
 // the request body on a thread of its own and pushing access units straight into the stream's
-// appsrc. This class drives it from Node's thread: it starts it on the connection's fd, hands
-// it the stream's current appsrc (StreamMedia changes it as the stream's media is rebuilt),
-// and reads its state when the element says it changed.
+// appsrc. This class drives it from Node's thread: it starts it on the connection's fd, feeds
+// the stream's output from begin() to stop() (StreamMedia hands it its current appsrc as the
+// stream's media is rebuilt), and reads its state when the element says it changed. The media
+// engine opens it for a stream name (NativeIngestPort) and finds that stream's output for it.
 import { epochNs } from '../core/clock';
 import { PushgateError } from '../core/errors';
 import type { VideoCodec } from '../core/media';
-import type { NativeReadState, NativeReader, RawPushBody } from '../ingest/native-push';
+import type { NativeReadState, NativeReader, RawPushBody } from '../core/media-engine';
 import { makeNativeElement, type GstElement, type NativeElement } from './elements';
 import { hasElementFactory } from './runtime';
 
@@ -20,10 +21,21 @@ interface SignalTarget {
   disconnect(handlerId: number): void;
 }
 
+/** What a native ingest feeds: a stream's output (StreamMedia). */
+export interface IngestTarget {
+  feedFrom(ingest: NativeIngest): void;
+  stopFeedingFrom(ingest: NativeIngest): void;
+}
+
+/** Finds the output of the stream a push was opened for, once it is live. */
+export type OutputLookup = () => IngestTarget | undefined;
+
 export class NativeIngest implements NativeReader {
-  readonly directFeeder = true as const;
   readonly #element: NativeElement & SignalTarget;
   readonly #handlerId: number;
+  readonly #outputOf: OutputLookup;
+  /** The output this ingest feeds, from begin() on. */
+  #output: IngestTarget | undefined;
   #listener: (() => void) | undefined;
   #targetsLost = 0;
   #stopped = false;
@@ -36,14 +48,14 @@ export class NativeIngest implements NativeReader {
   }
 
   /** Starts reading `body` (a thread of its own). Throws MEDIA_ENGINE if that is impossible. */
-  static open(codec: VideoCodec, body: RawPushBody, idleTimeoutMs: number): NativeIngest {
+  static open(codec: VideoCodec, body: RawPushBody, idleTimeoutMs: number, outputOf: OutputLookup = () => undefined): NativeIngest {
     const element = makeNativeElement(FACTORY, `ingest-${++serial}`) as (NativeElement & SignalTarget) | undefined;
     if (!element) throw new PushgateError('MEDIA_ENGINE', `the native ingest plugin "${FACTORY}" is not loaded`);
     element.setProperty('codec', codec);
     element.setProperty('unit-writer', body.unitWriter);
     element.setProperty('idle-timeout-ms', idleTimeoutMs);
     element.setProperty('base-time', epochNs);
-    const ingest = new NativeIngest(element);
+    const ingest = new NativeIngest(element, outputOf);
     const head = Buffer.from(body.head.buffer, body.head.byteOffset, body.head.byteLength).toString('base64');
     if (!element.emit('start', body.fd, head, body.contentLength ?? -1)) {
       ingest.stop();
@@ -52,8 +64,9 @@ export class NativeIngest implements NativeReader {
     return ingest;
   }
 
-  private constructor(element: NativeElement & SignalTarget) {
+  private constructor(element: NativeElement & SignalTarget, outputOf: OutputLookup) {
     this.#element = element;
+    this.#outputOf = outputOf;
     this.#handlerId = element.connect('changed', () => this.#changed());
   }
 
@@ -90,6 +103,9 @@ export class NativeIngest implements NativeReader {
   }
 
   begin(frameRate: number | undefined): void {
+    if (this.#stopped) return;
+    this.#output ??= this.#outputOf();
+    this.#output?.feedFrom(this);
     this.#element.emit('begin', frameRate ?? 0);
   }
 
@@ -121,6 +137,9 @@ export class NativeIngest implements NativeReader {
     this.#element.emit('stop');
     this.#element.disconnect(this.#handlerId);
     this.#listener = undefined;
+    // The output outlives the push (grace period): it must not keep this ingest.
+    this.#output?.stopFeedingFrom(this);
+    this.#output = undefined;
     this.onTargetLost = undefined;
   }
 

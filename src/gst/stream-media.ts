@@ -11,11 +11,11 @@
 // pinned), so unit timestamps are running times as they are.
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import type { DirectFeeder, StreamOutput } from '../core/media-engine';
+import type { StreamOutput } from '../core/media-engine';
 import type { AudioTrack, StreamTracks, TimedUnit, VideoTrack } from '../core/media';
 import { epochNs } from '../core/clock';
 import { BusRelay } from './bus-relay';
-import { NativeIngest } from './native-ingest';
+import type { IngestTarget, NativeIngest } from './native-ingest';
 import { addAndLink, bufferFrom, capsFromString, makeElement, postStreamError, type GstElement } from './elements';
 import type { RtspServer } from './rtsp-server';
 import { Gst, GstApp, GstRtsp, GstRtspServer, hasElementFactory, registerClass } from './runtime';
@@ -68,7 +68,8 @@ registerClass(PushgateMediaFactory);
 
 let outputSerial = 0;
 
-export class StreamMedia implements StreamOutput {
+export class StreamMedia implements StreamOutput, IngestTarget {
+  readonly name: string;
   readonly #path: string;
   readonly #id: string;
   readonly #tracks: StreamTracks;
@@ -90,6 +91,7 @@ export class StreamMedia implements StreamOutput {
   #released = false;
 
   constructor(name: string, tracks: StreamTracks, server: RtspServer, log: Logger, onReleased: () => void) {
+    this.name = name;
     this.#path = `/${name}`;
     // The serial comes first: "bin-<serial>-" then names this stream's bins and no other's.
     this.#id = `${++outputSerial}-${name.replace(/\//g, '_')}`;
@@ -137,9 +139,24 @@ export class StreamMedia implements StreamOutput {
     }
   }
 
-  attachFeeder(feeder: DirectFeeder | undefined): void {
+  /** Closed for its readers (close() or release()): a new publisher's stream gets a new output. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** From now on `ingest` feeds this stream's video into the appsrc itself, off Node's thread. */
+  feedFrom(ingest: NativeIngest): void {
+    this.#setFeeder(ingest);
+  }
+
+  /** `ingest` feeds no more (if it still did): the video goes back to write(). */
+  stopFeedingFrom(ingest: NativeIngest): void {
+    if (this.#feeder === ingest) this.#setFeeder(undefined);
+  }
+
+  #setFeeder(feeder: NativeIngest | undefined): void {
     const previous = this.#feeder;
-    this.#feeder = feeder instanceof NativeIngest && !this.#closed ? feeder : undefined;
+    this.#feeder = this.#closed ? undefined : feeder;
     if (previous && previous !== this.#feeder && previous.detach() && this.#feed) this.#feed.flowing = true;
     if (!this.#feeder) return;
     this.#feeder.onTargetLost = () => this.#feedStopped('refused by appsrc');
@@ -166,7 +183,7 @@ export class StreamMedia implements StreamOutput {
   close(reason: string): void {
     if (this.#closed) return;
     this.#log.info({ reason, readers: this.readerCount }, 'ending stream for its readers');
-    this.attachFeeder(undefined);
+    this.#setFeeder(undefined);
     this.#mount(false);
     this.#closed = true;
     if (this.#feed && !this.#feed.flowing) {

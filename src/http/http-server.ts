@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
 import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
+import type { NativeIngestPort } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
@@ -15,7 +16,6 @@ import { registerApiRoutes } from './api-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
 import { createRawPushServer } from './raw-push';
-import type { OpenNativeReader } from '../ingest/native-push';
 
 export interface HttpServerOptions {
   readonly registry: StreamRegistry;
@@ -28,7 +28,7 @@ export interface HttpServerOptions {
   readonly limits: HttpLimits;
   readonly authorizer: Authorizer;
   /** Read raw H.264/H.265 pushes over plain HTTP natively (none: all in JavaScript). */
-  readonly openNativeReader?: OpenNativeReader;
+  readonly nativeIngest?: NativeIngestPort | undefined;
 }
 
 export interface HttpLimits {
@@ -61,14 +61,14 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   };
   // Raw pushes over plain HTTP can be handed to the native reader; over TLS the bytes on the
   // socket are encrypted, so Node reads them.
-  const openNativeReader = options.tls ? undefined : options.openNativeReader;
+  const nativeIngest = options.tls ? undefined : options.nativeIngest;
   const app = Fastify({
     loggerInstance: httpLogger,
     // An https.Server serves the same IncomingMessage/ServerResponse as an http.Server: the
     // routes are the same, so the instance keeps Fastify's default (plain) server typing.
     ...(options.tls
       ? { https: { cert: options.tls.cert, key: options.tls.key, ...serverLimits } }
-      : openNativeReader
+      : nativeIngest
         ? { serverFactory: (handler: RequestListener) => createRawPushServer(serverLimits, handler) }
         : { http: serverLimits }),
     requestTimeout: 0,
@@ -87,7 +87,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     logger: options.logger.child({ module: 'push' }),
     idleTimeoutMs: options.idleTimeoutMs,
     publisherQuota: options.limits.publisherQuota,
-    ...(openNativeReader && { openNativeReader }),
+    nativeIngest,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
   app.server.maxConnections = options.limits.maxConnections;

@@ -11,7 +11,8 @@ import type { StreamRegistry } from '../core/stream-registry';
 import { formatFromContentType } from '../ingest/content-type';
 import type { VideoCodec } from '../core/media';
 import { isRawVideo, type IngestFormat } from '../core/stream';
-import { runNativePush, type OpenNativeReader, type RawPushBody } from '../ingest/native-push';
+import type { NativeIngestPort, RawPushBody } from '../core/media-engine';
+import { runNativePush } from '../ingest/native-push';
 import { PushFailure, runPush, type PushSummary } from '../ingest/push-session';
 import { sendError } from './error-reply';
 import { rawPushOf } from './raw-push';
@@ -24,7 +25,7 @@ export interface PushRoutesOptions {
   /** Pushes at once per source address, shared by the HTTP and HTTPS listeners. */
   readonly publisherQuota: AddressQuota;
   /** Reads raw H.264/H.265 bodies handed over by the server (raw-push.ts) natively. */
-  readonly openNativeReader?: OpenNativeReader;
+  readonly nativeIngest?: NativeIngestPort | undefined;
 }
 
 export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOptions): void {
@@ -65,9 +66,9 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
     const nodeBody = raw && format === undefined ? raw.readInNode() : undefined;
     try {
       const deps = { registry: options.registry, clock: options.clock, logger: options.logger, idleTimeoutMs: options.idleTimeoutMs };
-      const openReader = options.openNativeReader;
+      const nativeIngest = options.nativeIngest;
       const readNatively =
-        openReader && ((codec: VideoCodec, body: RawPushBody) => runNativePush({ name, codec, remoteAddress: request.ip, body, signal: abort.signal }, { ...deps, openReader }));
+        nativeIngest && ((codec: VideoCodec, body: RawPushBody) => runNativePush({ name, codec, remoteAddress: request.ip, body, signal: abort.signal }, { ...deps, nativeIngest }));
       let summary: PushSummary;
       if (raw && readNatively && isRawVideo(format)) {
         summary = await readNatively(format, raw.body);

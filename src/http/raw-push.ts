@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { formatFromContentType } from '../ingest/content-type';
 import { SNIFF_LIMIT } from '../ingest/format-sniffer';
-import type { RawPushBody } from '../ingest/native-push';
+import type { RawPushBody } from '../core/media-engine';
 import { BodyDecoder } from './body-decoder';
 
 /** What the push route gets with a handed-over request. */

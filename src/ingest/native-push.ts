@@ -1,60 +1,17 @@
-// A raw H.264/H.265 push whose body a native reader reads, frames, times, paces and feeds to
-// the stream's output on a thread of its own (src/gst/native-ingest.ts). Node only acts on its
-// few events: the first keyframe (the stream goes live), a new SPS (its frame rate), the end.
-// Same outcomes, errors and summary as a push read in JavaScript (push-session.ts).
+// A raw H.264/H.265 push whose body the media engine's native reader reads, frames, times, paces
+// and feeds to the stream's output on a thread of its own (NativeIngestPort; in GStreamer,
+// src/gst/native-ingest.ts). Node only acts on its few events: the first keyframe (the stream
+// goes live), a new SPS (its frame rate), the end. Same outcomes, errors and summary as a push
+// read in JavaScript (push-session.ts).
 import { MS, type Clock } from '../core/clock';
 import { PushgateError, isPushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { VideoCodec, VideoTrack } from '../core/media';
-import type { DirectFeeder } from '../core/media-engine';
+import type { NativeIngestPort, NativeReader, RawPushBody } from '../core/media-engine';
 import type { StreamRegistry } from '../core/stream-registry';
 import { H264NalType, h264NalType, parseH264Sps } from './h264';
 import { H265NalType, h265NalType, parseH265Sps } from './h265';
 import { asPushError, concludePush, type PushSummary } from './push-session';
-
-/** The request body, left unread by Node after the request head. */
-export interface RawPushBody {
-  /** The connection's file descriptor. The reader reads a duplicate of it; Node must not read meanwhile. */
-  readonly fd: number;
-  /** Body bytes Node had already read together with the head. */
-  readonly head: Uint8Array;
-  /** From Content-Length; undefined for a chunked body. */
-  readonly contentLength: number | undefined;
-  /**
-   * The publisher is known to write whole access units per chunk, split only at its buffer's
-   * size (ffmpeg's libavformat: User-Agent "Lavf/..."), unlike a relay such as curl -T - reading
-   * a pipe: once learned, a unit can leave at its chunk's end without waiting a moment for more.
-   */
-  readonly unitWriter: boolean;
-}
-
-export type NativeReadState = 'running' | 'ended' | 'aborted' | 'idle' | 'invalid' | 'bad-body' | 'stopped';
-
-export interface NativeReader extends DirectFeeder {
-  readonly state: NativeReadState;
-  /** Why it failed, for 'invalid', 'bad-body' and 'aborted'. */
-  readonly error: string;
-  /** A keyframe with parameter sets arrived: the stream can go live. */
-  readonly started: boolean;
-  /** The latest SPS/PPS(/VPS), Annex-B. */
-  readonly parameterSets: Uint8Array;
-  /** Changes with every new SPS. */
-  readonly spsSerial: number;
-  /** Body bytes read. */
-  readonly bytes: number;
-  /** Access units framed, and released to the output. */
-  readonly frames: number;
-  readonly framesOut: number;
-  /** The stream is live: time and release units, at the declared frame rate if any. */
-  begin(frameRate: number | undefined): void;
-  setFrameRate(frameRate: number): void;
-  /** `listener` runs on Node's thread whenever the reader may have changed (started, SPS, state). */
-  onChange(listener: () => void): void;
-  /** Ends the read now and waits for the reader's thread. Idempotent. */
-  stop(): void;
-}
-
-export type OpenNativeReader = (codec: VideoCodec, body: RawPushBody, idleTimeoutMs: number) => NativeReader;
 
 export interface NativePushRequest {
   readonly name: string;
@@ -69,7 +26,7 @@ export interface NativePushDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly idleTimeoutMs: number;
-  readonly openReader: OpenNativeReader;
+  readonly nativeIngest: NativeIngestPort;
 }
 
 /** How often the stream's byte and frame counts (API, bitrate) are brought up to date. */
@@ -100,7 +57,7 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
   const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format: request.codec, ingest: 'native' });
   let reader: NativeReader;
   try {
-    reader = deps.openReader(request.codec, request.body, deps.idleTimeoutMs);
+    reader = deps.nativeIngest.open(request.name, request.codec, request.body, deps.idleTimeoutMs);
   } catch (err) {
     const error = isPushgateError(err) ? err : new PushgateError('MEDIA_ENGINE', `the native ingest could not start: ${String(err)}`);
     return concludePush(publication, log, { stream: request.name, bytes: 0, durationMs: 0, frames: 0 }, error);
@@ -134,7 +91,6 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
           const track = trackFromParameterSets(request.codec, reader.parameterSets);
           if (!publication.started) {
             publication.start({ video: track });
-            publication.attachFeeder(reader);
             reader.begin(track.frameRate);
           } else if (track.frameRate) {
             reader.setFrameRate(track.frameRate);

@@ -10,7 +10,7 @@ import type { VideoCodec } from '../../src/core/media';
 import { capsFromString, makeElement } from '../../src/gst/elements';
 import { NativeIngest } from '../../src/gst/native-ingest';
 import { Gst, GstApp } from '../../src/gst/runtime';
-import type { NativeReadState, RawPushBody } from '../../src/ingest/native-push';
+import type { NativeReadState, RawPushBody } from '../../src/core/media-engine';
 import { accessUnitsIn } from '../e2e/helpers/media';
 import { waitFor } from '../e2e/helpers/processes';
 import { encode, probePackets } from '../unit/helpers/media';

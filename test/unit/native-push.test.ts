@@ -1,18 +1,18 @@
 // The Node side of a natively read push, driven with a scripted reader: when the stream goes
-// live, how the output gets its feeder, and how each way a read ends answers the publisher.
+// live, when the reader begins feeding its output and stops, and how each way a read ends
+// answers the publisher.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { silentLogger } from '../../src/core/logger';
-import type { DirectFeeder, MediaEngine, StreamOutput } from '../../src/core/media-engine';
+import type { MediaEngine, NativeReadState, NativeReader, StreamOutput } from '../../src/core/media-engine';
 import { PushgateError } from '../../src/core/errors';
 import { StreamRegistry } from '../../src/core/stream-registry';
-import { runNativePush, trackFromParameterSets, type NativeReadState, type NativeReader } from '../../src/ingest/native-push';
+import { runNativePush, trackFromParameterSets } from '../../src/ingest/native-push';
 import { PushFailure } from '../../src/ingest/push-session';
 import { FakeClock } from './helpers/fake-clock';
 import { encode, findNal, joinNals } from './helpers/media';
 
 class ScriptedReader implements NativeReader {
-  readonly directFeeder = true as const;
   state: NativeReadState = 'running';
   error = '';
   started = false;
@@ -22,11 +22,15 @@ class ScriptedReader implements NativeReader {
   frames = 0;
   framesOut = 0;
   begunAt: number | undefined | 'not yet' = 'not yet';
+  /** Called at begin() and at the first stop(): what the test wants to know at that moment. */
+  onBegin: (() => void) | undefined;
+  onStop: (() => void) | undefined;
   frameRates: number[] = [];
   stopped = 0;
   #listener: (() => void) | undefined;
   begin(frameRate: number | undefined): void {
     this.begunAt = frameRate;
+    this.onBegin?.();
   }
   setFrameRate(frameRate: number): void {
     this.frameRates.push(frameRate);
@@ -35,6 +39,7 @@ class ScriptedReader implements NativeReader {
     this.#listener = listener;
   }
   stop(): void {
+    if (this.stopped === 0) this.onStop?.();
     this.stopped++;
     if (this.state === 'running') this.state = 'stopped';
   }
@@ -44,38 +49,47 @@ class ScriptedReader implements NativeReader {
   }
 }
 
-class FeederOutput implements StreamOutput {
+class FakeOutput implements StreamOutput {
   readerCount = 0;
-  feeders: (DirectFeeder | undefined)[] = [];
   closed: string | undefined;
   write(): void {}
-  attachFeeder(feeder: DirectFeeder | undefined): void {
-    this.feeders.push(feeder);
-  }
   setMounted(): void {}
   close(reason: string): void {
     this.closed = reason;
   }
 }
 
-function setup(): { registry: StreamRegistry; outputs: FeederOutput[]; reader: ScriptedReader; push: (signal?: AbortSignal) => Promise<unknown> } {
-  const outputs: FeederOutput[] = [];
+function setup(): { registry: StreamRegistry; outputs: FakeOutput[]; opened: string[]; reader: ScriptedReader; push: (signal?: AbortSignal) => Promise<unknown> } {
+  const outputs: FakeOutput[] = [];
   const engine: MediaEngine = {
     createOutput: () => {
-      const output = new FeederOutput();
+      const output = new FakeOutput();
       outputs.push(output);
       return output;
     },
+    nativeIngest: undefined,
   };
+  const opened: string[] = [];
   const clock = new FakeClock();
   const registry = new StreamRegistry({ engine, clock, logger: silentLogger, graceMs: 1000 });
   const reader = new ScriptedReader();
   const push = (signal?: AbortSignal): Promise<unknown> =>
     runNativePush(
       { name: 'cam', codec: 'h264', remoteAddress: '10.0.0.1', body: { fd: 99, head: new Uint8Array(0), contentLength: undefined, unitWriter: false }, ...(signal && { signal }) },
-      { registry, clock, logger: silentLogger, idleTimeoutMs: 5000, openReader: () => reader },
+      {
+        registry,
+        clock,
+        logger: silentLogger,
+        idleTimeoutMs: 5000,
+        nativeIngest: {
+          open: (name) => {
+            opened.push(name);
+            return reader;
+          },
+        },
+      },
     );
-  return { registry, outputs, reader, push };
+  return { registry, outputs, opened, reader, push };
 }
 
 const stream = encode({ codec: 'h264', width: 320, height: 240, rate: '25', frames: 5 });
@@ -87,15 +101,19 @@ void test('the SPS among the parameter sets describes the track; none is INVALID
   assert.throws(() => trackFromParameterSets('h264', joinNals([findNal('h264', stream, 8)])), (err: unknown) => err instanceof PushgateError && err.code === 'INVALID_MEDIA');
 });
 
-void test('the stream goes live at the first keyframe, the output gets the reader as its feeder, and a good end answers with the summary', async () => {
-  const { registry, outputs, reader, push } = setup();
+void test('the stream goes live at the first keyframe, the reader begins feeding its output then and stops before the push ends, and a good end answers with the summary', async () => {
+  const { registry, outputs, opened, reader, push } = setup();
+  const seen: string[] = [];
+  reader.onBegin = () => seen.push(`begin: ${registry.get('cam')?.state} with ${outputs.length} output`);
+  reader.onStop = () => seen.push(`stop: ${registry.get('cam')?.state}`);
   const result = push();
+  assert.deepEqual(opened, ['cam'], 'the engine opens the reader for the stream it feeds');
   assert.equal(registry.get('cam')?.state, 'starting');
   assert.equal(registry.get('cam')?.publisher?.ingest, 'native');
   reader.change({ started: true, parameterSets, spsSerial: 1, bytes: 5000, frames: 1, framesOut: 0 });
   assert.equal(registry.get('cam')?.state, 'live');
   assert.equal(reader.begunAt, 25, 'timing begins at the SPS frame rate');
-  assert.deepEqual(outputs[0]?.feeders, [reader]);
+  assert.deepEqual(seen, ['begin: live with 1 output'], 'the reader begins once the stream\'s output exists');
   reader.framesOut = 12;
   reader.bytes = 6000;
   assert.equal(registry.get('cam')?.framesIn, 12, 'the API reads the reader\'s counters when it describes the stream');
@@ -104,7 +122,8 @@ void test('the stream goes live at the first keyframe, the output gets the reade
   assert.deepEqual(reader.frameRates, [25], 'a new SPS updates the frame rate');
   reader.change({ state: 'ended', bytes: 9000, frames: 30, framesOut: 30 });
   assert.deepEqual(await result, { stream: 'cam', bytes: 9000, durationMs: 0, frames: 30 });
-  assert.deepEqual(outputs[0]?.feeders, [reader, undefined], 'the output outlives the push, not its feeder');
+  assert.deepEqual(seen, ['begin: live with 1 output', 'stop: live'], 'the reader stops feeding before the publication ends');
+  assert.equal(outputs[0]?.closed, undefined, 'the output outlives the push');
   assert.equal(registry.get('cam')?.state, 'grace');
   assert.equal(registry.get('cam')?.framesIn, 30);
   assert.ok(reader.stopped >= 1);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { MS } from '../../src/core/clock';
 import { PushgateError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
-import type { DirectFeeder, MediaEngine, StreamOutput } from '../../src/core/media-engine';
+import type { MediaEngine, StreamOutput } from '../../src/core/media-engine';
 import type { StreamTracks, TimedUnit } from '../../src/core/media';
 import { StreamRegistry } from '../../src/core/stream-registry';
 import { FakeClock } from './helpers/fake-clock';
@@ -13,10 +13,6 @@ class FakeOutput implements StreamOutput {
   mounted = true;
   closedWith: string | undefined;
   units: TimedUnit[] = [];
-  feeder: DirectFeeder | undefined;
-  attachFeeder(feeder: DirectFeeder | undefined): void {
-    this.feeder = feeder;
-  }
   write(unit: TimedUnit): void {
     this.units.push(unit);
   }
@@ -30,6 +26,7 @@ class FakeOutput implements StreamOutput {
 }
 
 class FakeEngine implements MediaEngine {
+  readonly nativeIngest = undefined;
   outputs: FakeOutput[] = [];
   createOutput(): StreamOutput {
     const output = new FakeOutput();
