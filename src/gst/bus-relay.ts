@@ -1,6 +1,6 @@
 // Bus messages of the RTSP media pipelines. gst-rtsp-server watches their buses on its own
 // threads, where JavaScript must not run (node-gtk would make those threads wait for Node), so
-// the native pgbusrelay element (native/busrelay) queues them there, tells Node's thread when
+// the native pgbusrelay element (native/pgbusrelay.c) queues them there, tells Node's thread when
 // there is news ("pending"), and Node drains the queue then: no timer per stream.
 import type { Logger } from '../core/logger';
 import { logBusMessage, type BusMessage } from './bus-log';

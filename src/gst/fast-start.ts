@@ -1,5 +1,5 @@
 // Fast start: late RTSP/TCP readers get a keyframe at once instead of waiting up to a GOP.
-// The work is done by pushgate's native GStreamer plugin (native/faststart, element
+// The work is done by pushgate's native GStreamer plugin (native/pgfaststart/, element
 // "pgfaststart"), because it runs per packet and per RTSP signal on GStreamer threads, where
 // JavaScript must not run. This class loads the plugin, hands it the RTSP server, tells it
 // when a media is done with, and reads its counters from Node's thread.

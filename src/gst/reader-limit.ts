@@ -1,7 +1,7 @@
 // RTSP reader limits: per stream and in total. The check runs at SETUP on an RTSP client
 // thread while gst-rtsp-server holds the media's lock, where JavaScript must not run (node-gtk
 // would make that thread wait for Node, which may itself wait for that lock), so it is the
-// native pgreaderlimit element (native/readerlimit). This class loads it and reads its counters.
+// native pgreaderlimit element (native/pgreaderlimit.c). This class loads it and reads its counters.
 import type { Logger } from '../core/logger';
 import { makeNativeElement, type NativeElement } from './elements';
 import { NATIVE_PLUGIN_DIR, type GstRtspServer } from './runtime';

@@ -1,4 +1,4 @@
-// Allowed RTSP access checks, remembered natively for a few seconds (native/authcache, element
+// Allowed RTSP access checks, remembered natively for a few seconds (native/pgauthcache.c, element
 // "pgauthcache"). gst-rtsp-server checks access several times per request, and each check of
 // pushgate's RTSPAuth runs JavaScript, for which node-gtk allocates: 2000 DESCRIBEs with Basic
 // credentials grew the process by ~90 MB of V8 heap. The plugin answers the connection and URL

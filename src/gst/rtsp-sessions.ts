@@ -3,7 +3,7 @@
 // node-gtk keeps every GObject it hands to JavaScript alive until V8 collects the wrapper. A
 // wrapped RTSPSession or RTSPSessionMedia holds a prepare count on its media, so a stream's
 // media (its pipeline and fast start's packet log) would stay in memory for as long as V8
-// waits. The native pgsessions element (native/sessions) does this work in C, and JavaScript
+// waits. The native pgsessions element (native/pgsessions.c) does this work in C, and JavaScript
 // names a media by the prefix of its bin's name. Without the native plugin the same is done
 // here, at the cost of that late release.
 //

@@ -15,7 +15,7 @@ export const registerClass = gi.registerClass;
 
 Gst.init(null);
 
-/** pushgate's own GStreamer plugins, built from native/ by scripts/build-native.sh. */
+/** Holds pushgate's own GStreamer plugin, libgstpushgate.so, built from native/ by scripts/build-native.sh. */
 export const NATIVE_PLUGIN_DIR = path.resolve(__dirname, '../../../native/build');
 Gst.Registry.get().scanPath(NATIVE_PLUGIN_DIR);
 

@@ -40,11 +40,8 @@
  * up to 20 s: called from Node's thread it froze the whole gateway (and the publisher whose
  * next frame would end the preparing) whenever a reader's DESCRIBE waited for a silent publisher.
  */
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
-#include <gst/gst.h>
+#include "pushgate.h"
 #include <malloc.h>
-#include <gst/rtsp-server/rtsp-server.h>
 
 #define DEFAULT_SESSION_TIMEOUT 60
 /* Client data: it has set up a session once; since when it has had none (gint64 µs). */
@@ -687,13 +684,9 @@ pg_sessions_class_init (PgSessionsClass * klass)
       "pushgate");
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_sessions_register (GstPlugin * plugin)
 {
   return gst_element_register (plugin, "pgsessions", GST_RANK_NONE,
       PG_TYPE_SESSIONS);
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgsessions,
-    "RTSP session handling for pushgate, out of JavaScript's reach",
-    plugin_init, VERSION, "MIT", "pushgate", "https://github.com/pushgate")

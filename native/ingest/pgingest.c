@@ -27,9 +27,8 @@
  * closed or failed mid-body), 3 idle (nothing for idle-timeout-ms), 4 invalid media ("error"
  * says why), 5 malformed body framing ("error"), 6 stopped by Node.
  */
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
 #define _GNU_SOURCE
+#include "pushgate.h"
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -1341,12 +1340,8 @@ pg_ingest_class_init (PgIngestClass * klass)
       "pushgate");
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_ingest_register (GstPlugin * plugin)
 {
   return gst_element_register (plugin, "pgingest", GST_RANK_NONE, PG_TYPE_INGEST);
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgingest,
-    "Reads raw H.264/H.265 pushes for pushgate", plugin_init, VERSION, "MIT", "pushgate",
-    "https://github.com/pushgate")

@@ -38,12 +38,9 @@
  * without the stream lock; message-sent runs without the client's send lock), and never
  * hold a StreamLog lock across a send (a send may call message-sent synchronously).
  */
+#include "pushgate.h"
 #include <string.h>
-#include <gst/gst.h>
-#include <gst/rtsp-server/rtsp-server.h>
 
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
 
 GST_DEBUG_CATEGORY_STATIC (pgfs_debug);
 #define GST_CAT_DEFAULT pgfs_debug
@@ -2125,13 +2122,9 @@ pg_fast_start_class_init (PgFastStartClass * klass)
   released_quark = g_quark_from_static_string ("pgfaststart-released");
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_faststart_register (GstPlugin * plugin)
 {
   GST_DEBUG_CATEGORY_INIT (pgfs_debug, "pgfaststart", 0, "pushgate fast start");
   return gst_element_register (plugin, "pgfaststart", GST_RANK_NONE, pg_fast_start_get_type ());
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pushgatefaststart,
-    "Fast start for late RTSP readers of shared gst-rtsp-server media", plugin_init,
-    VERSION, "LGPL", PACKAGE, "https://example.invalid/pushgate")

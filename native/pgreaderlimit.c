@@ -17,10 +17,7 @@
  * TRUE: stop watching every server), "max-per-stream", "max-total",
  * "readers" (read), "refused" (read: SETUPs answered 453 so far).
  */
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
-#include <gst/gst.h>
-#include <gst/rtsp-server/rtsp-server.h>
+#include "pushgate.h"
 
 #define PG_TYPE_READER_LIMIT (pg_reader_limit_get_type ())
 G_DECLARE_FINAL_TYPE (PgReaderLimit, pg_reader_limit, PG, READER_LIMIT, GstElement)
@@ -313,8 +310,8 @@ pg_reader_limit_init (PgReaderLimit * self)
   self->max_total = G_MAXUINT;
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_readerlimit_register (GstPlugin * plugin)
 {
   GST_DEBUG_CATEGORY_INIT (pgrl_debug, "pgreaderlimit", 0,
       "pushgate RTSP reader limit");
@@ -324,7 +321,3 @@ plugin_init (GstPlugin * plugin)
   return gst_element_register (plugin, "pgreaderlimit", GST_RANK_NONE,
       PG_TYPE_READER_LIMIT);
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgreaderlimit,
-    "Caps RTSP readers per stream and in total", plugin_init,
-    VERSION, "MIT", "pushgate", "https://github.com/pushgate")

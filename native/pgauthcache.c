@@ -17,11 +17,8 @@
  * Every other check goes to JavaScript unchanged. The cache belongs to its RTSPAuth (plain RTSP
  * and RTSPS each have one) and goes with it; it holds at most MAX_ENTRIES answers.
  */
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
+#include "pushgate.h"
 #include <string.h>
-#include <gst/gst.h>
-#include <gst/rtsp-server/rtsp-server.h>
 
 #define MAX_ENTRIES 4096
 
@@ -218,12 +215,8 @@ pg_auth_cache_class_init (PgAuthCacheClass * klass)
   cache_quark = g_quark_from_static_string ("pgauthcache-cache");
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_authcache_register (GstPlugin * plugin)
 {
   return gst_element_register (plugin, "pgauthcache", GST_RANK_NONE, PG_TYPE_AUTH_CACHE);
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgauthcache,
-    "Caches allowed RTSP access checks for pushgate", plugin_init, VERSION, "LGPL", PACKAGE,
-    "https://example.invalid/pushgate")

@@ -13,9 +13,7 @@
  * "messages" returns one line per message, tab-separated: kind (error, warning, eos, state),
  * the source element's name, the text (for state: "FROM->TO"), and the debug string.
  */
-#define PACKAGE "pushgate"
-#define VERSION "1.0"
-#include <gst/gst.h>
+#include "pushgate.h"
 #include <string.h>
 
 /* A stalled reader of the queue must not cost memory: the oldest news is kept, the rest counted. */
@@ -236,13 +234,9 @@ pg_bus_relay_init (PgBusRelay * self)
   self->queue = g_string_new ("");
 }
 
-static gboolean
-plugin_init (GstPlugin * plugin)
+gboolean
+pg_busrelay_register (GstPlugin * plugin)
 {
   return gst_element_register (plugin, "pgbusrelay", GST_RANK_NONE,
       PG_TYPE_BUS_RELAY);
 }
-
-GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pgbusrelay,
-    "Relays pipeline bus messages to pushgate's main thread", plugin_init,
-    VERSION, "MIT", "pushgate", "https://github.com/pushgate")

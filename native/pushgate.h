@@ -1,0 +1,37 @@
+/*
+ * pushgate.h: what every element of pushgate's one GStreamer plugin library shares.
+ *
+ * scripts/build-native.sh compiles every native/ source into native/build/libgstpushgate.so
+ * with -DPUSHGATE_VERSION taken from package.json, so the plugin reports the package's version.
+ * plugin.c registers every element; each source file that defines elements declares here the
+ * function that registers them.
+ */
+#ifndef PUSHGATE_H
+#define PUSHGATE_H
+
+#include <gst/gst.h>
+#include <gst/rtsp-server/rtsp-server.h>
+
+#ifndef PUSHGATE_VERSION
+#error "PUSHGATE_VERSION is unset: build with scripts/build-native.sh, which takes it from package.json"
+#endif
+
+#define PACKAGE "pushgate"
+#define VERSION PUSHGATE_VERSION
+#define PUSHGATE_LICENSE "MIT"
+#define PUSHGATE_ORIGIN "https://github.com/pushgate"
+
+/* pgvideopay puts a pgrtpbatch after its payloader. */
+#define PG_TYPE_RTP_BATCH (pg_rtp_batch_get_type ())
+GType pg_rtp_batch_get_type (void);
+
+gboolean pg_authcache_register (GstPlugin * plugin);
+gboolean pg_busrelay_register (GstPlugin * plugin);
+gboolean pg_faststart_register (GstPlugin * plugin);
+gboolean pg_ingest_register (GstPlugin * plugin);
+gboolean pg_readerlimit_register (GstPlugin * plugin);
+gboolean pg_rtpbatch_register (GstPlugin * plugin);
+gboolean pg_sessions_register (GstPlugin * plugin);
+gboolean pg_videopay_register (GstPlugin * plugin);
+
+#endif /* PUSHGATE_H */
