@@ -10,10 +10,15 @@ plugin_init (GstPlugin * plugin)
 {
   return pg_authcache_register (plugin)
       && pg_busrelay_register (plugin)
+      && pg_connectionlimit_register (plugin)
       && pg_faststart_register (plugin)
       && pg_ingest_register (plugin)
+      && pg_mediawatch_register (plugin)
+      && pg_memorytrim_register (plugin)
+      && pg_mountkey_register (plugin)
       && pg_readerlimit_register (plugin)
       && pg_rtpbatch_register (plugin)
+      && pg_rtsptls_register (plugin)
       && pg_sessions_register (plugin)
       && pg_videopay_register (plugin);
 }

@@ -25,12 +25,27 @@
 #define PG_TYPE_RTP_BATCH (pg_rtp_batch_get_type ())
 GType pg_rtp_batch_get_type (void);
 
+/*
+ * Adds `server` to `servers` (a GPtrArray of strong refs) unless it is there already, and
+ * connects `on_client_connected` to its "client-connected" for as long as `element` lives.
+ * FALSE if it was there (or NULL).
+ */
+gboolean pg_servers_add (GPtrArray * servers, GstRTSPServer * server,
+    GCallback on_client_connected, gpointer element);
+/* Disconnects `element`'s handlers from the servers and empties the array. */
+void pg_servers_clear (GPtrArray * servers, gpointer element);
+
 gboolean pg_authcache_register (GstPlugin * plugin);
 gboolean pg_busrelay_register (GstPlugin * plugin);
+gboolean pg_connectionlimit_register (GstPlugin * plugin);
 gboolean pg_faststart_register (GstPlugin * plugin);
 gboolean pg_ingest_register (GstPlugin * plugin);
+gboolean pg_mediawatch_register (GstPlugin * plugin);
+gboolean pg_memorytrim_register (GstPlugin * plugin);
+gboolean pg_mountkey_register (GstPlugin * plugin);
 gboolean pg_readerlimit_register (GstPlugin * plugin);
 gboolean pg_rtpbatch_register (GstPlugin * plugin);
+gboolean pg_rtsptls_register (GstPlugin * plugin);
 gboolean pg_sessions_register (GstPlugin * plugin);
 gboolean pg_videopay_register (GstPlugin * plugin);
 

@@ -8,17 +8,25 @@
 // its one shared media and pipeline, serves the readers of both, and counting, reaping and
 // closing sessions covers both. One fast-start element hooks both servers, so each media has
 // one packet log whichever port its readers come from.
+//
+// Its once-a-second timer drives the rest: reaping sessions, following released media until
+// they are unprepared, the counters' log (rtsp-counters-log.ts) and giving memory back
+// (memory-reclaimer.ts).
 import type { Authorizer } from '../auth/authorizer';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { FastStartMode } from '../core/media-engine';
+import { ConnectionLimit } from './connection-limit';
 import { FastStart } from './fast-start';
+import { MediaWatch } from './media-watch';
+import { MemoryReclaimer } from './memory-reclaimer';
+import { MountKey } from './mount-key';
 import { ReaderLimit } from './reader-limit';
 import { rtspAuthFor } from './rtsp-access';
-import { authCacheCounters } from './rtsp-auth-cache';
+import { RtspCountersLog } from './rtsp-counters-log';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
-import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate } from './rtsp-tls';
-import { GLib, GstRtspServer, collectGarbage } from './runtime';
+import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate, TlsConnections } from './rtsp-tls';
+import { GLib, GstRtspServer } from './runtime';
 
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
@@ -57,8 +65,6 @@ export interface RtspServerOptions {
 
 const { REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
-/** At most one garbage collection for stopped pipelines this often (one a second cost 5 % of a core in publish churn). */
-const COLLECT_INTERVAL_MS = 5000;
 /** A released media still prepared after this is held by something it should not be: say so. */
 const RELEASE_WARN_MS = 10_000;
 
@@ -83,21 +89,15 @@ export class RtspServer {
   readonly #mounts = new GstRtspServer.RTSPMountPoints();
   readonly #sessionPool = new GstRtspServer.RTSPSessionPool();
   readonly #listeners: Listener[] = [];
+  readonly #connectionLimit: ConnectionLimit | undefined;
+  readonly #tls: TlsConnections | undefined;
   readonly #sessions: RtspSessions;
+  readonly #mountKey: MountKey;
+  readonly #mediaWatch: MediaWatch;
   readonly #fastStart: FastStart | undefined;
   readonly #readerLimit: ReaderLimit | undefined;
-  #refusedSeen = 0;
-  #refusedConnectionsSeen = 0;
-  /** The most RTSP connections open at once since memory was last trimmed, and at the last check. */
-  #connectionsPeak = 0;
-  #connectionsLast = 0;
-  /** A media was unprepared since the last garbage collection. */
-  #collectWanted = false;
-  #collectedAt = -Infinity;
-  /** A collection ran: memory is trimmed at the next check, once it freed what it could. */
-  #trimAfterCollection = false;
-  #fastStartSeen = '';
-  #authCacheSeen = '';
+  readonly #counters: RtspCountersLog;
+  readonly #memory: MemoryReclaimer;
   readonly #released = new Map<Media, ReleasedMedia>();
   #cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -123,10 +123,12 @@ export class RtspServer {
       this.#listeners.push(listener);
     }
     const servers = this.#listeners.map((l) => l.server);
-    this.#sessions = attachRtspSessions(servers, options.sessionTimeoutS, options.logger, undefined, {
-      total: options.maxConnections,
-      perAddress: options.maxConnectionsPerAddress,
-    });
+    // First: a connection refused for a limit is shut down before the other elements see it.
+    this.#connectionLimit = ConnectionLimit.attach(servers, { total: options.maxConnections, perAddress: options.maxConnectionsPerAddress }, options.logger);
+    this.#tls = options.tls ? TlsConnections.attach(servers, options.logger) : undefined;
+    this.#sessions = attachRtspSessions(servers, options.sessionTimeoutS, options.logger);
+    this.#mountKey = MountKey.create(options.logger);
+    this.#mediaWatch = MediaWatch.create(options.logger);
     const [first, ...others] = servers;
     this.#fastStart = options.fastStart !== 'off' && first ? FastStart.attach(first, options.logger) : undefined;
     for (const server of others) this.#fastStart?.addServer(server);
@@ -134,6 +136,14 @@ export class RtspServer {
     // there (without media) until the session timeout, and would count against new readers.
     // Readers are counted by their session medias in the native limit instead.
     this.#readerLimit = ReaderLimit.attach(servers, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
+    const { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress } = options;
+    this.#counters = new RtspCountersLog(options.logger, {
+      fastStart: this.#fastStart,
+      readerLimit: this.#readerLimit,
+      connectionLimit: this.#connectionLimit,
+      limits: { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress },
+    });
+    this.#memory = MemoryReclaimer.create(options.logger, () => this.#connectionLimit?.open ?? 0);
   }
 
   #listener(name: Listener['name'], port: number, threads: InstanceType<typeof GstRtspServer.RTSPThreadPool>): Listener {
@@ -160,12 +170,12 @@ export class RtspServer {
   releaseMedia(media: Media, log: Logger): void {
     this.#fastStart?.releaseMedia(media);
     if (!this.#released.has(media)) this.#released.set(media, { log, since: performance.now(), warned: false });
-    if (this.#watchReleased() > 0) this.#collectSoon();
+    if (this.#watchReleased() > 0) this.#memory.mediaUnprepared();
   }
 
   /** Call from media-configure, so that a release can be followed to the end (releaseMedia). */
   watchMedia(media: Media): void {
-    this.#sessions.watchMedia(media);
+    this.#mediaWatch.watch(media);
   }
 
   /** Released medias seen unprepared by this call. */
@@ -174,7 +184,7 @@ export class RtspServer {
     let unprepared = 0;
     for (const [media, watch] of this.#released) {
       const afterMs = Math.round(now - watch.since);
-      const done = this.#sessions.isUnprepared(media);
+      const done = this.#mediaWatch.isUnprepared(media);
       if (done !== false) {
         this.#released.delete(media);
         if (done) {
@@ -187,49 +197,6 @@ export class RtspServer {
       }
     }
     return unprepared;
-  }
-
-  /**
-   * Memory freed by stopped pipelines and closed connections is spread over glibc's per-thread
-   * arenas, and stays resident unless given back: RSS would keep the peak of everything that
-   * ever ran at once. So memory is trimmed after a media was unprepared, and once connections
-   * have closed and their number has held for a second (not while readers come and go).
-   */
-  #trimMemory(): void {
-    const startedAt = performance.now();
-    this.#sessions.trimMemory();
-    this.#connectionsPeak = this.#connectionsLast;
-    this.#options.logger.debug({ tookMs: Number((performance.now() - startedAt).toFixed(2)) }, 'memory trimmed');
-  }
-
-  /**
-   * A stopped pipeline is freed only once V8 collects the wrappers that JavaScript held of it
-   * (publish churn grew RSS 4 to 9 MB per 100 streams, depending on when V8 collected): collect,
-   * then trim at the next check. Trimmed at once too, for what the media freed itself.
-   */
-  #collectSoon(): void {
-    this.#collectWanted = true;
-    this.#trimMemory();
-  }
-
-  /** Called once a second: a collection if one is wanted and the last was long enough ago. */
-  #collectIfDue(): boolean {
-    const now = performance.now();
-    if (!this.#collectWanted || now - this.#collectedAt < COLLECT_INTERVAL_MS) return false;
-    this.#collectWanted = false;
-    this.#collectedAt = now;
-    collectGarbage();
-    this.#options.logger.debug('collecting garbage: stopped pipelines are freed with their wrappers');
-    return true;
-  }
-
-  /** Called once a second: fewer RTSP connections than at the last trim, and no change since the last call. */
-  #connectionsSettledLower(): boolean {
-    const open = this.#sessions.connections()?.open ?? 0;
-    const settled = open === this.#connectionsLast;
-    this.#connectionsLast = open;
-    this.#connectionsPeak = Math.max(this.#connectionsPeak, open);
-    return settled && open < this.#connectionsPeak;
   }
 
   /** The plain RTSP port, once started; undefined when plain RTSP is off. */
@@ -257,14 +224,8 @@ export class RtspServer {
     this.#cleanupTimer = setInterval(() => {
       const reaped = this.#sessions.reap();
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
-      this.#logFastStart();
-      this.#logAuthCache();
-      const unprepared = this.#watchReleased();
-      this.#logRefusedReaders();
-      this.#logRefusedConnections();
-      if (unprepared > 0) this.#collectSoon();
-      else if (this.#trimAfterCollection || this.#connectionsSettledLower()) this.#trimMemory();
-      this.#trimAfterCollection = this.#collectIfDue();
+      this.#counters.tick();
+      this.#memory.tick(this.#watchReleased());
     }, CLEANUP_INTERVAL_MS);
   }
 
@@ -279,7 +240,7 @@ export class RtspServer {
     // auth decides by itself, and a server without auth checks nothing.
     allowAnonymous(factory);
     // The key a warmed media is cached under must be the one DESCRIBEs look up.
-    this.#sessions.keyByMount(factory);
+    this.#mountKey.apply(factory);
   }
 
   /**
@@ -307,56 +268,13 @@ export class RtspServer {
     this.#sessions.close(binPrefix);
   }
 
-  /** Fast start's counters, logged when they change (read from Node's thread, once a second). */
-  #logFastStart(): void {
-    const counters = this.#fastStart?.counters();
-    if (!counters) return;
-    const { logBytes, ...joins } = counters;
-    const seen = JSON.stringify(joins);
-    if (seen === this.#fastStartSeen) return;
-    this.#fastStartSeen = seen;
-    this.#options.logger.debug({ fastStart: { ...joins, logBytes } }, 'fast start counters');
-  }
-
-  /** How many RTSP access checks the native cache answered, logged when it changes. */
-  #logAuthCache(): void {
-    const counters = authCacheCounters();
-    const seen = JSON.stringify(counters);
-    if (!counters || seen === this.#authCacheSeen) return;
-    this.#authCacheSeen = seen;
-    this.#options.logger.debug({ authCache: counters }, 'RTSP auth cache counters');
-  }
-
-  /** Readers refused for a limit are counted natively and logged here, once a second at most. */
-  #logRefusedReaders(): void {
-    const refused = this.#readerLimit?.refused ?? 0;
-    if (refused === this.#refusedSeen) return;
-    const { maxReadersPerStream, maxReaders } = this.#options;
-    this.#options.logger.warn(
-      { refused: refused - this.#refusedSeen, readers: this.#readerLimit?.readers, maxReadersPerStream, maxReaders },
-      'RTSP SETUPs refused with 453 Not Enough Bandwidth: reader limit reached',
-    );
-    this.#refusedSeen = refused;
-  }
-
-  /** Connections refused for a limit are counted natively and logged here, once a second at most. */
-  #logRefusedConnections(): void {
-    const connections = this.#sessions.connections();
-    if (!connections || connections.refused === this.#refusedConnectionsSeen) return;
-    const { maxConnections, maxConnectionsPerAddress } = this.#options;
-    this.#options.logger.warn(
-      { refused: connections.refused - this.#refusedConnectionsSeen, connections: connections.open, maxConnections, maxConnectionsPerAddress },
-      'RTSP connections closed at once: connection limit reached',
-    );
-    this.#refusedConnectionsSeen = connections.refused;
-  }
-
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
     this.#fastStart?.close();
     this.#readerLimit?.close();
+    this.#tls?.close();
     this.#released.clear();
     for (const listener of this.#listeners) listener.server.clientFilter(() => REMOVE);
     this.#sessionPool.filter(() => REMOVE);

@@ -20,6 +20,9 @@
 // session timeout, so a reader dropped for not reading does not keep its connection forever.
 // (Not with gst-rtsp-server's own "post-session-timeout": 1.22 can re-arm that timer on a client
 // whose connection is gone and then abort the process when the client is finalized.)
+//
+// What else a reader's connection needs is done by neighbours: connection-limit.ts (how many),
+// rtsp-tls.ts (RTSPS), mount-key.ts (one media per mount), media-watch.ts (media unprepared).
 import type { Logger } from '../core/logger';
 import { makeNativeElement } from './elements';
 import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
@@ -27,8 +30,6 @@ import { GLib, Gst, GstRtspServer, NATIVE_PLUGIN_DIR } from './runtime';
 type Server = InstanceType<typeof GstRtspServer.RTSPServer>;
 type Client = InstanceType<typeof GstRtspServer.RTSPClient>;
 type Session = InstanceType<typeof GstRtspServer.RTSPSession>;
-type Media = InstanceType<typeof GstRtspServer.RTSPMedia>;
-type Factory = InstanceType<typeof GstRtspServer.RTSPMediaFactory>;
 
 export interface RtspSessions {
   /** Sessions set up on a media whose bin name starts with `binPrefix`. */
@@ -40,52 +41,18 @@ export interface RtspSessions {
    * had no session for as long (native only). Call on Node's thread, once a second.
    */
   reap(): number;
-  /**
-   * Makes `factory`'s class key its medias by mount alone (one shared media per stream, over
-   * RTSP and RTSPS), in C. Without the native plugin the factory's JavaScript key stays.
-   */
-  keyByMount(factory: Factory): void;
-  /** Call from media-configure: from then on isUnprepared() can tell. */
-  watchMedia(media: Media): void;
-  /**
-   * Whether a watched media has been unprepared; undefined if that cannot be known (no native
-   * plugin). Never waits: gst_rtsp_media_get_status() blocks while a media prepares, up to
-   * 20 s, and on Node's thread that would stop the gateway, including the publisher whose data
-   * the preparing media waits for.
-   */
-  isUnprepared(media: Media): boolean | undefined;
-  /** Returns memory freed by stopped pipelines to the system (native only; a few ms). */
-  trimMemory(): void;
-  /** RTSP connections open now, and refused for a connection limit so far (native only). */
-  connections(): { open: number; refused: number } | undefined;
-}
-
-/** RTSP connections at once, over every server and per client address (native only). */
-export interface ConnectionLimits {
-  readonly total: number;
-  readonly perAddress: number;
 }
 
 /** Handles the sessions of `servers` (plain RTSP and RTSPS share one session pool). */
-export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions', limits?: ConnectionLimits): RtspSessions {
+export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: number, log: Logger, factory = 'pgsessions'): RtspSessions {
   const element = makeNativeElement(factory, 'rtsp-sessions');
   if (element) {
     element.setProperty('session-timeout', sessionTimeoutS);
-    // Before the servers: no connection is ever counted against another limit.
-    if (limits) {
-      element.setProperty('max-connections', limits.total);
-      element.setProperty('max-connections-per-address', limits.perAddress);
-    }
     for (const server of servers) element.setProperty('add-server', server);
     const pool = servers[0]?.getSessionPool() ?? null;
     return {
       count: (binPrefix) => Number(element.emit('count-sessions', binPrefix)),
       close: (binPrefix) => void element.emit('close-sessions', binPrefix),
-      keyByMount: (factory) => void element.emit('key-by-mount', factory),
-      watchMedia: (media) => void element.emit('watch-media', media),
-      isUnprepared: (media) => Boolean(element.emit('media-unprepared', media)),
-      trimMemory: () => void element.emit('trim-memory'),
-      connections: () => ({ open: Number(element.getProperty('connections')), refused: Number(element.getProperty('refused-connections')) }),
       reap: () => {
         const reaped = pool?.cleanup() ?? 0;
         element.emit('close-idle-connections');
@@ -95,7 +62,7 @@ export function attachRtspSessions(servers: readonly Server[], sessionTimeoutS: 
   }
   log.warn(
     { pluginDir: NATIVE_PLUGIN_DIR },
-    `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late, and RTSP connections are not limited`,
+    `the native plugin "${factory}" was not found (build it with scripts/build-native.sh): ended streams release their RTSP media late`,
   );
   return new ScriptedSessions(servers, sessionTimeoutS);
 }
@@ -123,20 +90,6 @@ class ScriptedSessions implements RtspSessions {
   /** The servers share one session pool. */
   get #pool() {
     return this.#servers[0]?.getSessionPool() ?? null;
-  }
-
-  connections(): undefined {
-    return undefined;
-  }
-
-  keyByMount(): void {}
-
-  watchMedia(): void {}
-
-  trimMemory(): void {}
-
-  isUnprepared(): undefined {
-    return undefined;
   }
 
   count(binPrefix: string): number {

@@ -4,8 +4,9 @@
 // 10 s of media and more than 100 packets (rtsp-stream-transport.c, MAX_BACKLOG_DURATION and
 // MAX_BACKLOG_SIZE; rtsp-stream.c logs "Dropping slow transport"). Its session gets no
 // keep-alives once its socket is full and is reaped after --session-timeout (here that comes
-// first); its connection is then closed --session-timeout later (pgsessions sets the clients'
-// "post-session-timeout"), which the reader sees once it has read what was queued for it.
+// first); its connection is then closed --session-timeout later (pgsessions closes connections
+// that have had no session that long), which the reader sees once it has read what was queued
+// for it.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';

@@ -236,7 +236,7 @@ void describe('with TLS and the plain ports on', () => {
 });
 
 // With users, RTSP requests are checked by pushgate's own RTSPAuth, which replaces
-// GstRTSPAuth's check, TLS set-up of new connections included: the native pgsessions element
+// GstRTSPAuth's check, TLS set-up of new connections included: the native pgrtsptls element
 // puts the certificate on each connection instead. Without it RTSPS readers get no handshake.
 void describe('with TLS and users', () => {
   let gateway: Gateway;
