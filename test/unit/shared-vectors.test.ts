@@ -1,0 +1,27 @@
+// Every shared ingest vector (test/vectors) through the TypeScript implementation: the native
+// one answers the same vectors in test/gst/native-ingest-vectors.test.ts.
+import { describe, it } from 'node:test';
+import {
+  assertOutcome,
+  cuttingName,
+  expectationFor,
+  loadVectors,
+  tsBody,
+  tsClock,
+  type BodyVector,
+  type ClockVector,
+} from '../vectors/shared-vectors';
+
+describe('chunked body vectors (BodyDecoder)', () => {
+  for (const vector of loadVectors<BodyVector>('body').vectors) {
+    it(vector.name, () => {
+      for (const cutting of vector.reads ?? ['whole']) assertOutcome(tsBody(vector, cutting), expectationFor(vector, 'ts'), `${vector.name}, reads ${cuttingName(cutting)}`);
+    });
+  }
+});
+
+describe('frame clock vectors (FrameClock)', () => {
+  for (const vector of loadVectors<ClockVector>('clock').vectors) {
+    it(vector.name, () => assertOutcome(tsClock(vector), expectationFor(vector, 'ts'), vector.name));
+  }
+});
