@@ -8,6 +8,8 @@ import {
   loadVectors,
   tsBody,
   tsClock,
+  tsFraming,
+  type FramingVector,
   type BodyVector,
   type ClockVector,
 } from '../vectors/shared-vectors';
@@ -23,5 +25,15 @@ describe('chunked body vectors (BodyDecoder)', () => {
 describe('frame clock vectors (FrameClock)', () => {
   for (const vector of loadVectors<ClockVector>('clock').vectors) {
     it(vector.name, () => assertOutcome(tsClock(vector), expectationFor(vector, 'ts'), vector.name));
+  }
+});
+
+describe('Annex-B framing vectors (AnnexBFramer)', () => {
+  const file = loadVectors<FramingVector>('framing');
+  for (const vector of file.vectors) {
+    it(vector.name, () => {
+      const sets = file.parameterSets?.[vector.codec] ?? [];
+      for (const cutting of vector.chunks ?? ['whole']) assertOutcome(tsFraming(vector, sets, cutting), expectationFor(vector, 'ts'), `${vector.name}, chunks ${cuttingName(cutting)}`);
+    });
   }
 });
