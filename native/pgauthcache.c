@@ -6,7 +6,7 @@
  * HTTP and RTSP sides share one policy). node-gtk allocates on every call into JavaScript, and
  * gst-rtsp-server calls the check several times per request: measured, 2000 DESCRIBEs with
  * Basic credentials grew the process from 113 to 205 MB of mostly V8 heap. This element patches
- * the check of that subclass ("cache-checks", once, like pgsessions' key-by-mount patches
+ * the check of that subclass ("cache-checks", once, like pgmountkey's key-by-mount patches
  * gen_key) with a C function that
  *  - allows the connection and URL checks at once, as pushgate's check does (it decides on the
  *    media factory checks only);
