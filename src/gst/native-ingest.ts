@@ -1,6 +1,6 @@
-// The native ingest: one "pgingest" element (native/ingest) per raw H.264/H.265 push, reading
-// the request body on a thread of its own and pushing access units straight into the stream's
-// appsrc. This class drives it from Node's thread: it starts it on the connection's fd, feeds
+// The native ingest: one "pgingest" element (native/ingest/pgingest.c) per raw H.264/H.265
+// push, reading the request body on a thread of its own and pushing access units straight into
+// the stream's appsrc. This class drives it from Node's thread: it starts it on the connection's fd, feeds
 // the stream's output from begin() to stop() (StreamMedia hands it its current appsrc as the
 // stream's media is rebuilt), and reads its state when the element says it changed. The media
 // engine opens it for a stream name (NativeIngestPort) and finds that stream's output for it.

@@ -53,8 +53,8 @@ class PushgateMediaFactory extends GstRtspServer.RTSPMediaFactory {
 
   /**
    * One shared media per stream whatever host or port the reader's URL names. The native
-   * pgsessions plugin replaces this with a C function ("key-by-mount", before the factory's first
-   * media is built): called from here it would run JavaScript on every DESCRIBE.
+   * pgmountkey element replaces this with a C function ("key-by-mount", before the factory's
+   * first media is built): called from here it would run JavaScript on every DESCRIBE.
    */
   override virtual_genKey(): string {
     return 'live';
