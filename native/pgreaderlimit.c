@@ -79,7 +79,7 @@ media_count (GstRTSPMedia * media)
 }
 
 static void
-on_session_media_gone (gpointer data, GObject * where_it_was)
+on_session_media_gone (gpointer data)
 {
   Counted *counted = data;
   PgReaderLimit *self = counted->self;
@@ -102,16 +102,19 @@ on_setup (GstRTSPClient * client, GstRTSPContext * ctx, PgReaderLimit * self)
   GstRTSPSessionMedia *sessmedia = ctx->sessmedia;
   GstRTSPMedia *media;
 
-  if (!sessmedia || g_object_get_qdata (G_OBJECT (sessmedia), counted_quark))
+  if (!sessmedia)
     return;
   media = gst_rtsp_session_media_get_media (sessmedia);
   if (!media)
     return;
-  g_object_set_qdata (G_OBJECT (sessmedia), counted_quark, GINT_TO_POINTER (1));
-
   Counted *counted = g_new0 (Counted, 1);
   counted->self = gst_object_ref (self);
   counted->media = media;
+  if (!pg_session_media_on_gone (sessmedia, counted_quark, on_session_media_gone, counted)) {
+    gst_object_unref (self);
+    g_free (counted);
+    return;
+  }
   g_mutex_lock (&self->lock);
   media_count (media)->readers++;
   self->total++;
@@ -126,8 +129,6 @@ on_setup (GstRTSPClient * client, GstRTSPContext * ctx, PgReaderLimit * self)
     g_hash_table_add (medias, media);
   }
   g_mutex_unlock (&self->lock);
-  /* Notified in the session media's dispose, before it drops its media. */
-  g_object_weak_ref (G_OBJECT (sessmedia), on_session_media_gone, counted);
 }
 
 static GstRTSPStatusCode

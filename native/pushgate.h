@@ -35,6 +35,17 @@ gboolean pg_servers_add (GPtrArray * servers, GstRTSPServer * server,
 /* Disconnects `element`'s handlers from the servers and empties the array. */
 void pg_servers_clear (GPtrArray * servers, gpointer element);
 
+/*
+ * Calls `gone (data)` once, when `sessmedia` goes (TEARDOWN, closed connection, session
+ * timeout): from its dispose, on whichever thread drops its last ref, while its media and
+ * transports still exist, so what a reader took from them can be given back. If `once` is
+ * nonzero, a session media is watched at most once per `once` key: a later call with the same
+ * key does nothing and returns FALSE (a SETUP per track of a stream is one reader).
+ */
+typedef void (*PgGoneFunc) (gpointer data);
+gboolean pg_session_media_on_gone (GstRTSPSessionMedia * sessmedia, GQuark once,
+    PgGoneFunc gone, gpointer data);
+
 gboolean pg_authcache_register (GstPlugin * plugin);
 gboolean pg_busrelay_register (GstPlugin * plugin);
 gboolean pg_connectionlimit_register (GstPlugin * plugin);

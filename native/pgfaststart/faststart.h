@@ -217,7 +217,7 @@ G_GNUC_INTERNAL void prime_step (Prime * p);
 G_GNUC_INTERNAL void prime_pump (Prime * p);
 G_GNUC_INTERNAL gboolean udp_send_chunk (Prime * p, guint max);
 G_GNUC_INTERNAL gpointer udp_prime_run (gpointer data);
-G_GNUC_INTERNAL void on_sessmedia_gone (gpointer data, GObject * where_the_object_was);
+G_GNUC_INTERNAL void on_sessmedia_gone (gpointer data);
 G_GNUC_INTERNAL gboolean choose_audio_start (StreamLog * log, GstClockTime pts, guint64 * start);
 G_GNUC_INTERNAL Prime * prime_new (StreamLog * log, GstRTSPStreamTransport * trans, guint64 start);
 G_GNUC_INTERNAL gboolean gate_close_quiet (StreamLog * log);

@@ -504,7 +504,7 @@ on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgFastStart * fs)
           prime_message_sent, prime_ref (p), prime_unref);
       p->msf_set = TRUE;
     }
-    g_object_weak_ref (G_OBJECT (ctx->sessmedia), on_sessmedia_gone, prime_ref (p));
+    pg_session_media_on_gone (ctx->sessmedia, 0, on_sessmedia_gone, prime_ref (p));
     gate_open (log);
     g_mutex_unlock (&log->lock);
     primed = TRUE;

@@ -165,8 +165,8 @@ prime_hand_over (Prime * p)
 }
 
 /* One step: a chunk, or the hand-over to live. With log->lock (dropped around sends).
- * A refused send just waits for the next message-sent; if the client is going away, its
- * session media's weak ref ends the prime. */
+ * A refused send just waits for the next message-sent; if the client is going away,
+ * pg_session_media_on_gone ends the prime. */
 void
 prime_step (Prime * p)
 {
@@ -218,7 +218,7 @@ prime_pump (Prime * p)
  * finalize will remove the transport from the stream, counting it as active: if we hold it
  * out of the stream, put it back (sending nowhere) so the media's count stays balanced. */
 void
-on_sessmedia_gone (gpointer data, GObject * where_the_object_was)
+on_sessmedia_gone (gpointer data)
 {
   Prime *p = data;
   StreamLog *log = p->log;
