@@ -18,6 +18,9 @@
  *    until there is room again, so TCP slows it down;
  *  - pushes them into the stream's current appsrc ("set-target", changed by Node whenever the
  *    stream's media is rebuilt), the parameter sets first into a fresh one.
+ * The socket-free parts are in chunked.c, framer.c, frame-clock.c and pacer.c (ingest.h), so
+ * the shared vectors can run them without a socket (native/tests/ingest-vectors.c); this file
+ * is the element: socket, thread, appsrc, chunk-aligned units and what Node is told.
  * Node is told about the few events it acts on (started, new SPS, appsrc gone, ended) by the
  * "changed" signal, emitted on the main context (Node's thread) from an idle source; it reads
  * what changed from properties. Node keeps the HTTP exchange: it answers the request when the
@@ -29,6 +32,7 @@
  */
 #define _GNU_SOURCE
 #include "pushgate.h"
+#include "ingest.h"
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -41,14 +45,6 @@
 #define READ_BYTES (64 * 1024)
 #define MAX_UNIT_BYTES (8 * 1024 * 1024)
 #define MAX_LEADING_GARBAGE (64 * 1024)
-#define MAX_PARAMETER_SETS 32
-/* Longest chunk extension, and trailer section, accepted (Node's parser refuses long ones too). */
-#define MAX_CHUNK_TEXT 4096
-/* Pacing (as src/ingest/pacer.ts): units due within LOOKAHEAD go at once; reading pauses
- * while more than MAX_QUEUED_NS of media or MAX_QUEUED_BYTES wait. */
-#define LOOKAHEAD_NS (5 * GST_MSECOND)
-#define MAX_QUEUED_NS GST_SECOND
-#define MAX_QUEUED_BYTES (16 * 1024 * 1024)
 /* Chunk-aligned access units (see distrust_chunks): this many units in a row must each have ended
  * exactly where a chunk ended before that is taken as the publisher's framing. */
 #define ALIGNED_UNITS_TO_TRUST 60
@@ -58,18 +54,6 @@
 #define CUT_DELAY_NS (2 * GST_MSECOND)
 /* Before Node has taken the start (and the frame rate), units wait unstamped; this many at most. */
 #define MAX_WAITING_UNITS 120
-/* Frame clock (as src/ingest/frame-clock.ts). */
-#define PHASE_GAIN 0.05
-#define PERIOD_GAIN 0.01
-#define RESYNC_LATE_NS (500.0 * GST_MSECOND)
-/* A publisher paced by its own clock (the last PACED_WINDOW arrivals a frame period apart on
- * average, within PACED_TOLERANCE) whose units come early by up to MAX_EARLY_FOLLOW_NS had its
- * first units arrive in a burst: the phase follows it, or they would be held that long for good. */
-#define PACED_WINDOW 30
-#define PACED_TOLERANCE 0.02
-#define MAX_EARLY_FOLLOW_NS (500.0 * GST_MSECOND)
-#define MIN_PERIOD_NS (1e9 / 240)
-#define MAX_PERIOD_NS 1e9
 
 enum
 {
@@ -77,44 +61,11 @@ enum
   STATE_STOPPED
 };
 
-typedef struct
-{
-  GstBuffer *buffer;
-  gint64 arrival;
-  gint64 pts;
-  gint64 duration;
-  gboolean stamped;
-} Unit;
-
 /* Whether a chunk's end is taken as its unit's end (see distrust_chunks). */
 typedef enum
 {
   CHUNKS_LEARNING, CHUNKS_TRUSTED, CHUNKS_DISTRUSTED
 } ChunkTrust;
-
-/* Body framing: chunked transfer coding (RFC 9112 7.1) or a known length. */
-typedef enum
-{
-  CH_SIZE, CH_EXT, CH_SIZE_LF, CH_DATA, CH_DATA_CR, CH_DATA_LF, CH_TRAILER_LINE,
-  CH_TRAILER_TEXT, CH_TRAILER_LF, CH_DONE
-} ChunkState;
-
-typedef struct
-{
-  gboolean h265;
-  guint8 *buf;                  /* buf[0 .. len) holds stream offsets [base .. base + len) */
-  gsize len, cap;
-  gint64 base, scan_pos, garbage_from;
-  gboolean seen_start_code;
-  gint64 nal_start, nal_start_code;   /* -1: no NAL open */
-  gint nal_type;
-  gboolean nal_classified;
-  gint64 au_start, au_end;      /* -1: no AU open */
-  gboolean au_has_vcl, au_keyframe;
-  gint64 ps_start[MAX_PARAMETER_SETS], ps_end[MAX_PARAMETER_SETS];
-  gint ps_count;
-  gboolean cut;                 /* the last unit left at a chunk's end: the next NAL must open one */
-} Framer;
 
 #define PG_TYPE_INGEST (pg_ingest_get_type ())
 G_DECLARE_FINAL_TYPE (PgIngest, pg_ingest, PG, INGEST, GstElement)
@@ -152,20 +103,12 @@ struct _PgIngest
   gboolean notify_pending;
 
   /* The thread's own. */
-  Framer framer;
-  GQueue queue;                 /* of Unit*, oldest first */
-  gsize queued_bytes;
+  PgBody body;
+  PgFramer framer;
+  PgFrameClock clock;
+  PgPacer pacer;                /* of PgUnit* whose payload is a GstBuffer */
   gint waiting_units;
-  gdouble period, next, last;
-  gboolean has_next, has_last, declared;
-  gdouble arrivals[PACED_WINDOW];   /* ring of the last arrival times */
-  guint arrivals_seen;
   gboolean clock_running;       /* Node began the stream: units are stamped as they come */
-  ChunkState chunk_state;
-  guint64 chunk_left;
-  gint chunk_digits;
-  gsize chunk_text;             /* bytes of the current extension or trailer section */
-  guint64 chunk_size;           /* of the chunk being read */
   guint64 split_size;           /* the size of the chunks seen to end inside units; 0: none */
   gint64 open_chunk_end;        /* where the last chunk since the last unit boundary ended; -1 */
   guint64 open_chunk_size;
@@ -173,9 +116,7 @@ struct _PgIngest
   guint aligned_units;          /* units in a row that ended where a chunk did */
   ChunkTrust chunk_trust;
   gint64 cut_at;                /* gateway time to end the open unit; 0: none (new bytes clear it) */
-  guint64 body_left;            /* Content-Length bodies */
-  gboolean body_done;            /* the body's last byte was decoded */
-  gboolean body_over;           /* ... and the framer flushed: read no more */
+  gboolean body_over;           /* the body ended and the framer flushed: read no more */
 };
 
 enum
@@ -243,70 +184,6 @@ finish (PgIngest * self, gint state, gchar * error)
 
 /* ------------------------------------------------------------------ access units */
 
-static gboolean
-is_vcl (Framer * f, gint type)
-{
-  return f->h265 ? type <= 31 : (type >= 1 && type <= 5);
-}
-
-static gboolean
-has_first_slice_bit (Framer * f, gint type)
-{
-  /* H.264: first_mb_in_slice (ue(v): a leading 1 means 0); partitions B/C never open a
-   * picture. H.265: first_slice_segment_in_pic_flag opens every slice segment header. */
-  return f->h265 ? type <= 31 : (type == 1 || type == 2 || type == 5);
-}
-
-static gboolean
-is_keyframe (Framer * f, gint type)
-{
-  return f->h265 ? (type >= 16 && type <= 23) : type == 5;
-}
-
-static gboolean
-is_parameter_set (Framer * f, gint type)
-{
-  return f->h265 ? (type >= 32 && type <= 34) : (type == 7 || type == 8);
-}
-
-static gboolean
-is_sps (Framer * f, gint type)
-{
-  return f->h265 ? type == 33 : type == 7;
-}
-
-static gboolean
-starts_access_unit (Framer * f, gint type)
-{
-  if (f->h265)
-    return (type >= 32 && type <= 35) || type == 39 || (type >= 41 && type <= 44)
-        || (type >= 48 && type <= 55);
-  return (type >= 6 && type <= 9) || (type >= 14 && type <= 18);
-}
-
-static const gchar *
-codec_name (Framer * f)
-{
-  return f->h265 ? "H.265" : "H.264";
-}
-
-static guint8
-byte_at (Framer * f, gint64 offset)
-{
-  return f->buf[offset - f->base];
-}
-
-static void emit_unit (PgIngest * self);
-
-/* Zeros before a start code are trailing_zero_8bits of no NAL unit. */
-static gint64
-trim_trailing_zeros (Framer * f, gint64 end)
-{
-  while (end > f->nal_start && byte_at (f, end - 1) == 0)
-    end--;
-  return end;
-}
-
 /* ---- chunk-aligned access units ----
  * A unit only ends where the next one begins, so the framer holds each unit until the next
  * one's first bytes arrive: one frame period of latency. Publishers that write one unit per
@@ -362,208 +239,19 @@ learn_chunk_alignment (PgIngest * self, gint64 boundary)
   }
 }
 
-/* Decides whether the open NAL starts a new access unit (emitting the finished one if so).
- * Returns FALSE (with the error set) on a forbidden bit. */
+/* The framer's error ends the push as invalid media. */
 static gboolean
-classify (PgIngest * self, gint64 limit, gboolean ended)
+framer_failed (PgIngest * self)
 {
-  Framer *f = &self->framer;
-  gint header_bytes = f->h265 ? 2 : 1;
-  if (f->nal_start + header_bytes > limit) {
-    if (ended)
-      f->nal_classified = TRUE; /* shorter than its header: nothing to frame */
-    return TRUE;
-  }
-  guint8 h0 = byte_at (f, f->nal_start);
-  if (h0 & 0x80) {
-    finish (self, STATE_INVALID,
-        g_strdup_printf ("%s NAL unit at byte %" G_GINT64_FORMAT
-            " has forbidden_zero_bit set: not an Annex-B %s stream or corrupted data",
-            codec_name (f), f->nal_start, codec_name (f)));
-    return FALSE;
-  }
-  gint type = f->h265 ? (h0 >> 1) & 0x3f : h0 & 0x1f;
-  gboolean base_layer = !f->h265
-      || ((((h0 & 1) << 5) | (byte_at (f, f->nal_start + 1) >> 3)) == 0);
-  gboolean vcl = is_vcl (f, type);
-  gboolean opens;
-  if (vcl) {
-    gboolean first_slice = FALSE;
-    if (has_first_slice_bit (f, type)) {
-      if (f->nal_start + header_bytes + 1 > limit) {
-        if (!ended)
-          return TRUE;          /* the deciding bit has not arrived yet */
-      } else {
-        first_slice = (byte_at (f, f->nal_start + header_bytes) & 0x80) != 0;
-      }
-    }
-    opens = first_slice && base_layer;
-  } else {
-    opens = base_layer && starts_access_unit (f, type);
-  }
-  if (f->cut && !opens) {
-    distrust_chunks (self, "a chunk ended inside an access unit");
-    f->nal_type = type;
-    f->nal_classified = TRUE;   /* the rest of the unit already sent: dropped (end_nal) */
-    return TRUE;
-  }
-  f->cut = FALSE;
-  if (opens && f->au_has_vcl) {
-    learn_chunk_alignment (self, f->nal_start_code);
-    emit_unit (self);
-  }
-  if (f->au_start < 0) {
-    f->au_start = f->nal_start_code;
-    f->au_end = f->nal_start_code;
-  }
-  if (vcl) {
-    f->au_has_vcl = TRUE;
-    if (is_keyframe (f, type))
-      f->au_keyframe = TRUE;
-  }
-  f->nal_type = type;
-  f->nal_classified = TRUE;
-  return TRUE;
-}
-
-static gboolean
-too_large (PgIngest * self, const gchar * what, gint64 size)
-{
-  finish (self, STATE_INVALID,
-      g_strdup_printf ("%s %s of more than %d bytes (%" G_GINT64_FORMAT
-          " so far): corrupt stream or missing start codes", codec_name (&self->framer), what,
-          MAX_UNIT_BYTES, size));
+  finish (self, STATE_INVALID, g_strdup (self->framer.error));
   return FALSE;
 }
 
-/* The open NAL ends at `end` (trailing zeros excluded). */
-static gboolean
-end_nal (PgIngest * self, gint64 end)
-{
-  Framer *f = &self->framer;
-  if (!f->nal_classified && !classify (self, end, TRUE))
-    return FALSE;
-  gint header_bytes = f->h265 ? 2 : 1;
-  if (end - f->nal_start < header_bytes || f->au_start < 0)
-    return TRUE;                /* empty or header-less: dropped */
-  f->au_end = end;
-  if (end - f->au_start > MAX_UNIT_BYTES)
-    return too_large (self, "access unit", end - f->au_start);
-  if (is_parameter_set (f, f->nal_type) && f->ps_count < MAX_PARAMETER_SETS) {
-    f->ps_start[f->ps_count] = f->nal_start;
-    f->ps_end[f->ps_count] = end;
-    f->ps_count++;
-  }
-  return TRUE;
-}
-
-static gboolean
-check_garbage (PgIngest * self, gint64 garbage)
-{
-  Framer *f = &self->framer;
-  if (garbage <= MAX_LEADING_GARBAGE)
-    return TRUE;
-  finish (self, STATE_INVALID,
-      g_strdup_printf ("no %s start code in the first %d bytes: not an Annex-B %s stream",
-          codec_name (f), MAX_LEADING_GARBAGE, codec_name (f)));
-  return FALSE;
-}
-
-/* Finds start codes in what has arrived; returns FALSE once the input is known to be bad. */
-static gboolean
-scan (PgIngest * self)
-{
-  Framer *f = &self->framer;
-  gint64 end = f->base + (gint64) f->len;
-  for (;;) {
-    gint64 one = -1;
-    gint64 from = f->scan_pos - f->base;
-    while (from < (gint64) f->len) {
-      guint8 *hit = memchr (f->buf + from, 1, f->len - from);
-      if (!hit)
-        break;
-      gint64 i = hit - f->buf;
-      if (i >= 2 && f->buf[i - 1] == 0 && f->buf[i - 2] == 0) {
-        one = i;
-        break;
-      }
-      from = i + 1;
-    }
-    if (one < 0) {
-      f->scan_pos = end;
-      /* Decide about the open NAL now, so an access unit leaves as soon as the next begins. */
-      if (f->nal_start >= 0 && !f->nal_classified)
-        return classify (self, trim_trailing_zeros (f, end), FALSE);
-      return TRUE;
-    }
-    f->scan_pos = f->base + one + 1;
-    /* A zero before 00 00 01 is the zero_byte of a 4-byte start code, unless it belongs to
-     * the open NAL's own start code. */
-    gint64 floor_at = f->nal_start >= 0 ? f->nal_start - f->base : 0;
-    gint64 start_code = f->base + ((one - 3 >= floor_at && f->buf[one - 3] == 0) ? one - 3 : one - 2);
-    if (f->nal_start >= 0) {
-      if (!end_nal (self, trim_trailing_zeros (f, start_code)))
-        return FALSE;
-    } else if (f->cut && start_code > f->garbage_from) {
-      distrust_chunks (self, "bytes without a start code followed a chunk");
-    } else if (!f->cut && !check_garbage (self, start_code - f->garbage_from)) {
-      return FALSE;
-    }
-    f->seen_start_code = TRUE;
-    f->nal_start_code = start_code;
-    f->nal_start = f->base + one + 1;
-    f->nal_classified = FALSE;
-    f->nal_type = -1;
-  }
-}
-
-/* The earliest stream offset a future unit, NAL or start code can still need. */
-static gint64
-first_needed (Framer * f)
-{
-  if (f->au_start >= 0)
-    return f->au_start;
-  if (f->nal_start >= 0)
-    return f->nal_start_code;
-  return MAX (f->base, f->base + (gint64) f->len - 3);
-}
-
+/* The framer cut a unit at a chunk's end, and what came next did not open one. */
 static void
-append (Framer * f, const guint8 * data, gsize size)
+on_misframed (gpointer data, const gchar * why)
 {
-  gint64 keep_from = first_needed (f);
-  gsize drop = keep_from - f->base;
-  if (drop > 0) {
-    memmove (f->buf, f->buf + drop, f->len - drop);
-    f->len -= drop;
-    f->base = keep_from;
-  }
-  if (f->len + size > f->cap) {
-    f->cap = MAX (f->cap * 2, f->len + size);
-    f->buf = g_realloc (f->buf, f->cap);
-  }
-  memcpy (f->buf + f->len, data, size);
-  f->len += size;
-}
-
-static gboolean
-check_pending (PgIngest * self)
-{
-  Framer *f = &self->framer;
-  gint64 end = f->base + (gint64) f->len;
-  if (f->nal_start >= 0) {
-    if (end - f->nal_start_code > MAX_UNIT_BYTES)
-      return too_large (self, "NAL unit", end - f->nal_start_code);
-    if (f->au_start >= 0 && end - f->au_start > MAX_UNIT_BYTES)
-      return too_large (self, "access unit", end - f->au_start);
-    return TRUE;
-  }
-  if (f->cut) {
-    if (end - 3 > f->garbage_from)
-      distrust_chunks (self, "bytes without a start code followed a chunk");
-    return TRUE;
-  }
-  return check_garbage (self, end - 3 - f->garbage_from);
+  distrust_chunks (data, why);
 }
 
 static gboolean
@@ -575,41 +263,20 @@ frame_bytes (PgIngest * self, const guint8 * data, gsize size)
   self->bytes += size;
   g_mutex_unlock (&self->lock);
   self->cut_at = 0;             /* more bytes: the framer decides */
-  append (&self->framer, data, size);
-  /* A shrinking buffer after an unusually large unit is not worth the copy: it is reused. */
-  return scan (self) && check_pending (self);
+  return pg_framer_push (&self->framer, data, size) || framer_failed (self);
 }
 
 /* The current chunk's data has all gone to the framer. */
 static void
-chunk_ended (PgIngest * self)
+chunk_ended (PgIngest * self, guint64 chunk_size)
 {
-  Framer *f = &self->framer;
-  gint64 end = f->base + (gint64) f->len;
-
   /* Another chunk ended since, and no unit boundary: the one before ended inside a unit. */
   chunk_ended_inside (self);
-  self->open_chunk_end = end;
-  self->open_chunk_size = self->chunk_size;
-  if (self->chunk_trust == CHUNKS_TRUSTED && self->chunk_size != self->split_size
-      && f->au_start >= 0 && f->au_has_vcl)
+  self->open_chunk_end = pg_framer_offset (&self->framer);
+  self->open_chunk_size = chunk_size;
+  if (self->chunk_trust == CHUNKS_TRUSTED && chunk_size != self->split_size
+      && pg_framer_has_picture (&self->framer))
     self->cut_at = gateway_now (self) + (self->unit_writer ? 0 : CUT_DELAY_NS);
-}
-
-/* The bytes so far end the open NAL and the unit in progress: the unit leaves. */
-static gboolean
-end_unit_here (PgIngest * self)
-{
-  Framer *f = &self->framer;
-  if (f->nal_start >= 0
-      && !end_nal (self, trim_trailing_zeros (f, f->base + (gint64) f->len)))
-    return FALSE;
-  f->nal_start = f->nal_start_code = -1;
-  f->nal_type = -1;
-  f->nal_classified = FALSE;
-  if (f->au_start >= 0 && f->au_has_vcl)
-    emit_unit (self);
-  return TRUE;
 }
 
 /* CUT_DELAY_NS after a chunk (not of the split size) ended a unit, with no byte since (a byte
@@ -617,59 +284,21 @@ end_unit_here (PgIngest * self)
 static gboolean
 cut_if_due (PgIngest * self, gint64 now)
 {
-  Framer *f = &self->framer;
-
   if (!self->cut_at || now < self->cut_at)
     return TRUE;
   self->cut_at = 0;
-  if (!end_unit_here (self))
-    return FALSE;
-  f->garbage_from = f->base + (gint64) f->len;
+  if (!pg_framer_cut (&self->framer))
+    return framer_failed (self);
   self->open_chunk_end = -1;    /* a unit boundary, not a split */
-  f->cut = TRUE;
   return TRUE;
 }
 
 /* ------------------------------------------------------------------ timing and release */
 
-/* Records an arrival; whether the window's arrivals came a frame period apart on average. */
-static gboolean
-arrivals_paced (PgIngest * self, gdouble arrival)
-{
-  guint slot = self->arrivals_seen % PACED_WINDOW;
-  gdouble oldest = self->arrivals[slot];    /* PACED_WINDOW arrivals ago, once the ring is full */
-  self->arrivals[slot] = arrival;
-  if (++self->arrivals_seen <= PACED_WINDOW)
-    return FALSE;
-  gdouble interval = (arrival - oldest) / PACED_WINDOW;
-  return ABS (interval - self->period) <= PACED_TOLERANCE * self->period;
-}
-
 static void
-stamp (PgIngest * self, Unit * unit)
+stamp (PgIngest * self, PgUnit * unit)
 {
-  gdouble arrival = unit->arrival, pts;
-  gboolean paced = arrivals_paced (self, arrival);
-  if (!self->has_next || arrival - self->next > RESYNC_LATE_NS) {
-    pts = arrival;
-  } else {
-    /* Early units keep the frame cadence (the pacer holds them: a file sent faster than real
-     * time); near ones, and early ones of a paced publisher, nudge the phase. */
-    gdouble error = arrival - self->next;
-    gboolean near = ABS (error) < self->period;
-    gboolean follow = near || (paced && error < 0 && -error < MAX_EARLY_FOLLOW_NS);
-    pts = follow ? self->next + error * PHASE_GAIN : self->next;
-    if (near && !self->declared)
-      self->period = CLAMP (self->period + error * PERIOD_GAIN, MIN_PERIOD_NS, MAX_PERIOD_NS);
-  }
-  if (self->has_last && pts <= self->last)
-    pts = self->last + 1;
-  self->last = pts;
-  self->has_last = TRUE;
-  self->next = pts + self->period;
-  self->has_next = TRUE;
-  unit->pts = (gint64) (pts + 0.5);
-  unit->duration = (gint64) (self->period + 0.5);
+  pg_frame_clock_stamp (&self->clock, unit->arrival, &unit->pts, &unit->duration);
   unit->stamped = TRUE;
 }
 
@@ -683,15 +312,13 @@ take_clock_settings (PgIngest * self)
   gdouble rate = self->frame_rate;
   self->frame_rate_changed = FALSE;
   g_mutex_unlock (&self->lock);
-  if (changed && rate > 0) {
-    self->period = CLAMP (1e9 / rate, MIN_PERIOD_NS, MAX_PERIOD_NS);
-    self->declared = TRUE;
-  }
+  if (changed && rate > 0)
+    pg_frame_clock_declare (&self->clock, rate);
   if (!begun || self->clock_running)
     return;
   self->clock_running = TRUE;
-  for (GList * l = self->queue.head; l; l = l->next) {
-    Unit *unit = l->data;
+  for (GList * l = self->pacer.queue.head; l; l = l->next) {
+    PgUnit *unit = l->data;
     if (!unit->stamped)
       stamp (self, unit);
   }
@@ -699,19 +326,20 @@ take_clock_settings (PgIngest * self)
 }
 
 static void
-free_unit (Unit * unit)
+free_unit (gpointer data)
 {
-  if (unit->buffer)
-    gst_buffer_unref (unit->buffer);
+  PgUnit *unit = data;
+  if (unit->payload)
+    gst_buffer_unref (unit->payload);
   g_free (unit);
 }
 
 /* Pushes one unit into the current appsrc, if any (with the lock held). */
 static void
-push_locked (PgIngest * self, Unit * unit)
+push_locked (PgIngest * self, PgUnit * unit)
 {
-  GstBuffer *buffer = unit->buffer;
-  unit->buffer = NULL;
+  GstBuffer *buffer = unit->payload;
+  unit->payload = NULL;
   self->frames_out++;
   if (!self->target) {
     gst_buffer_unref (buffer);
@@ -739,50 +367,43 @@ push_locked (PgIngest * self, Unit * unit)
 static gint64
 release_due (PgIngest * self, gint64 now)
 {
-  for (;;) {
-    Unit *unit = g_queue_peek_head (&self->queue);
-    if (!unit || !unit->stamped)
-      return G_MAXINT64;
-    if (unit->pts > now + LOOKAHEAD_NS)
-      return unit->pts - LOOKAHEAD_NS;
-    g_queue_pop_head (&self->queue);
-    self->queued_bytes -= gst_buffer_get_size (unit->buffer);
+  gint64 next_due;
+  PgUnit *unit;
+  while ((unit = pg_pacer_pop_due (&self->pacer, now, &next_due))) {
     g_mutex_lock (&self->lock);
     push_locked (self, unit);
     g_mutex_unlock (&self->lock);
     free_unit (unit);
   }
+  return next_due;
 }
 
 static gboolean
 queue_full (PgIngest * self, gint64 now)
 {
-  if (self->queued_bytes > MAX_QUEUED_BYTES || self->waiting_units >= MAX_WAITING_UNITS)
-    return TRUE;
-  Unit *last = g_queue_peek_tail (&self->queue);
-  return last && last->stamped && last->pts - now > MAX_QUEUED_NS;
+  return self->waiting_units >= MAX_WAITING_UNITS || pg_pacer_full (&self->pacer, now);
 }
 
 /* An access unit is complete: keep its parameter sets, and queue it once the stream started. */
 static void
-emit_unit (PgIngest * self)
+on_unit (gpointer data, const PgAccessUnit * au)
 {
-  Framer *f = &self->framer;
-  gsize size = f->au_end - f->au_start;
-  gboolean keyframe = f->au_keyframe;
+  PgIngest *self = data;
+  if (au->boundary >= 0)
+    learn_chunk_alignment (self, au->boundary);
 
   g_mutex_lock (&self->lock);
   self->frames++;
-  if (f->ps_count > 0) {
+  if (au->ps_count > 0) {
     GByteArray *sets = g_byte_array_new ();
     static const guint8 start_code[4] = { 0, 0, 0, 1 };
-    for (gint i = 0; i < f->ps_count; i++) {
-      const guint8 *nal = f->buf + (f->ps_start[i] - f->base);
-      gsize nal_size = f->ps_end[i] - f->ps_start[i];
+    for (gint i = 0; i < au->ps_count; i++) {
+      const guint8 *nal = au->ps[i];
+      gsize nal_size = au->ps_size[i];
       g_byte_array_append (sets, start_code, 4);
       g_byte_array_append (sets, nal, nal_size);
-      gint type = f->h265 ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
-      if (is_sps (f, type) && (!self->last_sps || g_bytes_get_size (self->last_sps) != nal_size
+      if (pg_framer_is_sps (&self->framer, nal) && (!self->last_sps
+              || g_bytes_get_size (self->last_sps) != nal_size
               || memcmp (g_bytes_get_data (self->last_sps, NULL), nal, nal_size) != 0)) {
         g_clear_pointer (&self->last_sps, g_bytes_unref);
         self->last_sps = g_bytes_new (nal, nal_size);
@@ -796,158 +417,55 @@ emit_unit (PgIngest * self)
   }
   /* Readers can only start from a keyframe with known parameters: drop what comes before. */
   gboolean take = self->started;
-  if (!take && keyframe && self->last_sps) {
+  if (!take && au->keyframe && self->last_sps) {
     self->started = take = TRUE;
     notify_locked (self);
   }
   g_mutex_unlock (&self->lock);
 
-  if (take) {
-    Unit *unit = g_new0 (Unit, 1);
-    unit->buffer = gst_buffer_new_memdup (f->buf + (f->au_start - f->base), size);
-    unit->arrival = gateway_now (self);
-    g_queue_push_tail (&self->queue, unit);
-    self->queued_bytes += size;
-    take_clock_settings (self);   /* may stamp what waited, this unit included */
-    if (!unit->stamped) {
-      if (self->clock_running)
-        stamp (self, unit);
-      else
-        self->waiting_units++;
-    }
+  if (!take)
+    return;
+  PgUnit *unit = g_new0 (PgUnit, 1);
+  unit->payload = gst_buffer_new_memdup (au->data, au->size);
+  unit->size = au->size;
+  unit->arrival = gateway_now (self);
+  pg_pacer_push (&self->pacer, unit);
+  take_clock_settings (self);   /* may stamp what waited, this unit included */
+  if (!unit->stamped) {
+    if (self->clock_running)
+      stamp (self, unit);
+    else
+      self->waiting_units++;
   }
-  f->au_start = f->au_end = -1;
-  f->au_has_vcl = f->au_keyframe = FALSE;
-  f->ps_count = 0;
 }
 
 /* ------------------------------------------------------------------ the body */
 
 static gboolean
-bad_body (PgIngest * self, const gchar * why)
+on_body_data (gpointer data, const guint8 * bytes, gsize size)
 {
-  finish (self, STATE_BAD_BODY, g_strdup_printf ("malformed chunked request body: %s", why));
-  return FALSE;
+  return frame_bytes (data, bytes, size);
 }
 
-/* After a chunk's size line: its data, or the trailer after the last (empty) chunk. */
 static void
-begin_chunk_data (PgIngest * self)
+on_chunk_end (gpointer data, guint64 chunk_size)
 {
-  self->chunk_size = self->chunk_left;
-  self->chunk_state = self->chunk_left ? CH_DATA : CH_TRAILER_LINE;
+  chunk_ended (data, chunk_size);
 }
 
 /* Decodes what was read; framed media goes on to the framer. */
 static gboolean
 take_body_bytes (PgIngest * self, const guint8 * data, gsize size)
 {
-  if (self->content_length >= 0) {
-    gsize take = MIN (size, self->body_left);
-    self->body_left -= take;
-    if (self->body_left == 0)
-      self->body_done = TRUE;
-    return frame_bytes (self, data, take);
+  switch (pg_body_decode (&self->body, data, size)) {
+    case PG_BODY_OK:
+      return TRUE;
+    case PG_BODY_MALFORMED:
+      finish (self, STATE_BAD_BODY, g_strdup (self->body.error));
+      return FALSE;
+    default:
+      return FALSE;             /* the framer's error is the push's */
   }
-  gsize i = 0;
-  while (i < size && self->chunk_state != CH_DONE) {
-    guint8 c = data[i];
-    switch (self->chunk_state) {
-      case CH_SIZE:{
-        gint digit = g_ascii_xdigit_value (c);
-        if (digit >= 0) {
-          if (++self->chunk_digits > 15)
-            return bad_body (self, "chunk size too long");
-          self->chunk_left = self->chunk_left * 16 + digit;
-        } else if (self->chunk_digits == 0) {
-          return bad_body (self, "chunk size expected");
-        } else if (c == ';' || c == ' ' || c == '\t') {
-          self->chunk_state = CH_EXT;
-          self->chunk_text = 0;
-        } else if (c == '\r') {
-          self->chunk_state = CH_SIZE_LF;
-        } else if (c == '\n') {
-          begin_chunk_data (self);
-        } else {
-          return bad_body (self, "invalid character in chunk size");
-        }
-        i++;
-        break;
-      }
-      case CH_EXT:
-        if (c == '\n')
-          begin_chunk_data (self);
-        else if (++self->chunk_text > MAX_CHUNK_TEXT)
-          return bad_body (self, "chunk extension too long");
-        i++;
-        break;
-      case CH_SIZE_LF:
-        if (c != '\n')
-          return bad_body (self, "CRLF expected after chunk size");
-        begin_chunk_data (self);
-        i++;
-        break;
-      case CH_DATA:{
-        gsize take = MIN (size - i, self->chunk_left);
-        if (!frame_bytes (self, data + i, take))
-          return FALSE;
-        i += take;
-        self->chunk_left -= take;
-        if (self->chunk_left == 0) {
-          self->chunk_state = CH_DATA_CR;
-          chunk_ended (self);
-        }
-        break;
-      }
-      case CH_DATA_CR:
-        if (c == '\n') {
-          self->chunk_state = CH_SIZE;
-        } else if (c == '\r') {
-          self->chunk_state = CH_DATA_LF;
-        } else {
-          return bad_body (self, "CRLF expected after chunk data");
-        }
-        self->chunk_digits = 0;
-        self->chunk_text = 0;
-        i++;
-        break;
-      case CH_DATA_LF:
-        if (c != '\n')
-          return bad_body (self, "CRLF expected after chunk data");
-        self->chunk_state = CH_SIZE;
-        i++;
-        break;
-      case CH_TRAILER_LINE:
-        /* An empty line ends the body; anything else is a trailer field, skipped. */
-        if (c == '\r') {
-          self->chunk_state = CH_TRAILER_LF;
-        } else if (c == '\n') {
-          self->chunk_state = CH_DONE;
-        } else {
-          self->chunk_state = CH_TRAILER_TEXT;
-        }
-        i++;
-        break;
-      case CH_TRAILER_TEXT:
-        if (c == '\n')
-          self->chunk_state = CH_TRAILER_LINE;
-        if (++self->chunk_text > MAX_CHUNK_TEXT)
-          return bad_body (self, "trailer section too long");
-        i++;
-        break;
-      case CH_TRAILER_LF:
-        if (c != '\n')
-          return bad_body (self, "CRLF expected after the last chunk");
-        self->chunk_state = CH_DONE;
-        i++;
-        break;
-      case CH_DONE:
-        break;
-    }
-  }
-  if (self->chunk_state == CH_DONE)
-    self->body_done = TRUE;
-  return TRUE;
 }
 
 /* ------------------------------------------------------------------ the thread */
@@ -981,16 +499,18 @@ run (gpointer data)
     if (!cut_if_due (self, now))
       break;
     gint64 next_due = release_due (self, now);
-    if (self->body_done && !self->body_over) {
-      if (!end_unit_here (self))   /* the end of the body ends the last unit */
+    if (pg_body_done (&self->body) && !self->body_over) {
+      if (!pg_framer_end_unit (&self->framer)) {   /* the end of the body ends the last unit */
+        framer_failed (self);
         break;
+      }
       self->body_over = TRUE;
     }
     gboolean body_over = self->body_over;
     g_mutex_lock (&self->lock);
     gboolean started = self->started, begun = self->begun;
     g_mutex_unlock (&self->lock);
-    if (body_over && g_queue_is_empty (&self->queue) && (!started || begun)) {
+    if (body_over && g_queue_is_empty (&self->pacer.queue) && (!started || begun)) {
       finish (self, STATE_ENDED, NULL);
       break;
     }
@@ -1048,9 +568,7 @@ out:
   g_free (chunk);
   close (self->fd);
   self->fd = -1;
-  while (!g_queue_is_empty (&self->queue))
-    free_unit (g_queue_pop_head (&self->queue));
-  self->queued_bytes = 0;
+  pg_pacer_clear (&self->pacer, free_unit);
   return NULL;
 }
 
@@ -1073,11 +591,9 @@ start (PgIngest * self, gint fd, const gchar * head_base64, gint64 content_lengt
   guchar *head = g_base64_decode (head_base64 ? head_base64 : "", &head_size);
   self->head = g_bytes_new_take (head, head_size);
   self->content_length = content_length;
-  self->body_left = content_length > 0 ? content_length : 0;
-  self->chunk_state = CH_SIZE;
-  if (content_length == 0)
-    self->body_done = TRUE;
-  self->framer.h265 = self->h265;
+  pg_body_init (&self->body, content_length, on_body_data, on_chunk_end, self);
+  pg_framer_init (&self->framer, self->h265, MAX_UNIT_BYTES, MAX_LEADING_GARBAGE, on_unit,
+      on_misframed, self);
   self->thread = g_thread_new ("pgingest", run, self);
   return TRUE;
 }
@@ -1239,7 +755,8 @@ pg_ingest_finalize (GObject * object)
   g_clear_pointer (&self->parameter_sets, g_bytes_unref);
   g_clear_pointer (&self->last_sps, g_bytes_unref);
   g_free (self->error);
-  g_free (self->framer.buf);
+  pg_body_clear (&self->body);
+  pg_framer_clear (&self->framer);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (pg_ingest_parent_class)->finalize (object);
 }
@@ -1248,13 +765,10 @@ static void
 pg_ingest_init (PgIngest * self)
 {
   g_mutex_init (&self->lock);
-  g_queue_init (&self->queue);
+  pg_pacer_init (&self->pacer);
+  pg_frame_clock_init (&self->clock);
   self->fd = -1;
   self->idle_timeout_ms = 10000;
-  self->period = 1e9 / 30;
-  self->framer.nal_start = self->framer.nal_start_code = -1;
-  self->framer.au_start = self->framer.au_end = -1;
-  self->framer.nal_type = -1;
   self->open_chunk_end = -1;
 }
 
