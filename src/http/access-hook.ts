@@ -1,8 +1,9 @@
 // Every HTTP request but /healthz is authorised before its route runs: pushes need `publish`
 // on their stream, the /v1 API `api` (on the stream it names, or "*" for lists). Missing or
 // wrong credentials get 401 with Basic and Bearer challenges, a known user without the
-// permission 403. The Authorization header is never logged (see the logger's redaction).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// permission 403. The Authorization header is never logged (see the logger's redaction). A
+// client expecting 100 Continue gets it only once allowed.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Action } from '../auth/access-config';
 import type { Authorizer } from '../auth/authorizer';
 import { parseAuthorization } from '../auth/http-credentials';
@@ -17,14 +18,14 @@ const OPEN_PATHS = new Set(['/healthz']);
 export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger): void {
   app.addHook('onRequest', async (request, reply) => {
     const target = accessTarget(request);
-    if (!target) return;
+    if (!target) return continueIfExpected(request, reply);
     const decision = await authorizer.decide({
       credentials: parseAuthorization(request.headers.authorization),
       ip: request.ip,
       protocol: 'http',
       ...target,
     });
-    if (decision.result === 'allow') return;
+    if (decision.result === 'allow') return continueIfExpected(request, reply);
     if (target.action === 'publish') {
       // The body is not wanted: answer, then close without draining it.
       reply.header('connection', 'close');
@@ -37,6 +38,16 @@ export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer,
     }
     return sendError(reply, new PushgateError('FORBIDDEN', `not allowed to ${target.action} "${target.stream}"`));
   });
+}
+
+/**
+ * A client that sent "Expect: 100-continue" waits for the 100 before its body: it is sent only
+ * once the request is allowed (the servers hand such requests over without it, see
+ * http-server.ts), so a refused client learns it needs credentials before sending a byte of
+ * its body (ffmpeg with user:pass in the URL sends none until challenged).
+ */
+function continueIfExpected(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.headers.expect?.toLowerCase() === '100-continue' && !reply.raw.headersSent) reply.raw.writeContinue();
 }
 
 function accessTarget(request: FastifyRequest): { action: Action; stream: string } | undefined {

@@ -2,7 +2,7 @@
 // With TLS, pushgate runs two of these (plain and HTTPS) on the same registry: each closes,
 // and answers its own pushes with 503, on its own.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { STATUS_CODES, type RequestListener } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
 import type { Authorizer } from '../auth/authorizer';
@@ -91,6 +91,10 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
   app.server.maxConnections = options.limits.maxConnections;
+  // Node would answer "Expect: 100-continue" with 100 at once, before any route or access check
+  // ran; with a listener, it hands such requests over as they are, and the access hook sends
+  // the 100 once the request is allowed.
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response));
   return app;
 }
 

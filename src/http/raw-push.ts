@@ -105,8 +105,7 @@ export function createRawPushServer(options: ServerOptions, handler: RequestList
     response.shouldKeepAlive = false;
     response.assignSocket(socket);
     response.on('finish', () => socket.destroySoon());
-    // What Node does for a request that expects it (curl -T of a large file does): go on at once.
-    if (candidate && request.headers.expect !== undefined) response.writeContinue();
+    // A request expecting 100 Continue gets it from the access hook, once allowed.
     handler(request, response);
   });
   return server;

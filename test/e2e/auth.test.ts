@@ -3,7 +3,9 @@
 // without, with wrong and with right-but-insufficient credentials, from a disallowed network,
 // and a bad config file. Afterwards the stream that was live all along still reaches its reader.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashPasswordBcrypt, hashSha256 } from '../../src/auth/secrets';
 import { FfmpegReader, curlPush, ffprobe, request, json, type ErrorBody } from './helpers/clients';
@@ -97,6 +99,58 @@ void test('publish: none or wrong credentials are 401 with Basic and Bearer chal
   assert.equal(network.status, 403, 'carol is allowed only from 10.0.0.0/8');
   const curlForbidden = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-u', 'alice:alice-pw', '-T', clip, '-H', 'Content-Type: video/h264', gateway.pushUrl('site3/cam')], 20_000);
   assert.equal(curlForbidden.stdout, '403');
+});
+
+/** The first status line a push expecting 100 Continue gets, before it has sent any body. */
+async function firstAnswerTo100Continue(path: string, contentType: string, authorization?: string): Promise<string> {
+  const socket = net.connect(gateway.httpPort, '127.0.0.1');
+  try {
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: ${contentType}\r\nExpect: 100-continue\r\n${authorization ? `Authorization: ${authorization}\r\n` : ''}\r\n`,
+    );
+    const [head] = (await once(socket, 'data')) as [Buffer];
+    return head.toString('latin1').split('\r\n')[0] ?? '';
+  } finally {
+    socket.destroy();
+  }
+}
+
+void test('publish: a push expecting 100 Continue is refused before the 100, and gets it once allowed', async () => {
+  for (const type of ['video/h264', 'video/mp2t']) {
+    assert.equal(await firstAnswerTo100Continue('/push/site1/expect', type), 'HTTP/1.1 401 Unauthorized', type);
+    assert.equal(await firstAnswerTo100Continue('/push/site1/expect', type, basic('alice', 'wrong')), 'HTTP/1.1 401 Unauthorized', type);
+    assert.equal(await firstAnswerTo100Continue('/push/site3/expect', type, basic('alice', 'alice-pw')), 'HTTP/1.1 403 Forbidden', type);
+    assert.equal(await firstAnswerTo100Continue('/push/site1/expect', type, basic('alice', 'alice-pw')), 'HTTP/1.1 100 Continue', type);
+  }
+});
+
+void test('publish: ffmpeg with user:pass in the URL publishes (it sends no body until challenged), raw H.264 and MPEG-TS', async () => {
+  const admin = { authorization: basic('admin', 'admin-pw') };
+  const pushes = [
+    { name: 'site1/url-h264', args: ['-c:v', 'copy', '-f', 'h264'] },
+    { name: 'site1/url-ts', args: ['-c:v', 'copy', '-f', 'mpegts'] },
+  ].map(({ name, args }) => {
+    const url = gateway.pushUrl(name).replace('http://', 'http://alice:alice-pw@');
+    const proc = new Proc(`ffmpeg URL credentials ${name}`, 'ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-stream_loop', '-1', '-i', clip, '-an', ...args, '-method', 'POST', url]);
+    return { name, proc };
+  });
+  try {
+    for (const { name, proc } of pushes) {
+      await waitFor(async () => {
+        const result = await request('GET', `${gateway.http}/v1/streams/${name}`, { headers: admin });
+        return result.status === 200 && json<{ state: string }>(result).state === 'live';
+      }, 15_000, `${name} to go live`);
+      assert.ok(proc.running, `${name}: ffmpeg is still publishing`);
+    }
+    const check = new FfmpegReader(`rtsp://bob:bob-pw@127.0.0.1:${gateway.rtspPort}/site1/url-h264`, 'tcp');
+    try {
+      await check.waitForFrames(20, 15_000);
+    } finally {
+      check.proc.kill();
+    }
+  } finally {
+    for (const { proc } of pushes) proc.kill();
+  }
 });
 
 void test('API: 401 without credentials, 403 without the api permission or from a wrong network, 200 for admin; /healthz stays open', async () => {
