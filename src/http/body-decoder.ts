@@ -66,6 +66,9 @@ export class BodyDecoder {
           const piece = Buffer.from(bytes.buffer, bytes.byteOffset + i, (end < 0 ? bytes.byteLength : end) - i).toString('latin1');
           i = end < 0 ? bytes.byteLength : end + 1;
           this.#line += piece;
+          // A trailer line that begins with a CR can only be the empty line ending the body:
+          // anything but its LF after that CR is refused at once, as the native ingest does.
+          if (this.#state === 'trailers' && this.#line.length > 1 && this.#line.charCodeAt(0) === 0x0d) throw framingError('CRLF expected after the last chunk');
           if (this.#line.length > MAX_LINE) throw framingError(`${this.#state === 'size' ? 'chunk size line' : 'trailer line'} longer than ${MAX_LINE} bytes`);
           if (end >= 0) this.#endLine();
         }
