@@ -5,7 +5,8 @@
 // vector) and compared with the vector's `expect`, so neither can drift from the other.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { MS, SECOND } from '../../src/core/clock';
 import type { TimedUnit, VideoCodec } from '../../src/core/media';
@@ -16,6 +17,8 @@ import { Pacer } from '../../src/ingest/pacer';
 import { seededRandom } from '../unit/helpers/random';
 
 export const VECTOR_DIR = path.resolve(__dirname, '../../../test/vectors');
+/** Built by scripts/build-native.sh from native/tests/ingest-vectors.c. */
+export const NATIVE_DRIVER = path.resolve(__dirname, '../../../native/build/ingest-vectors');
 
 /** A long output list is expected by its length, a digest of every line, and a few lines by index. */
 export interface ListDigest {
@@ -390,7 +393,7 @@ export function paceScript(vector: PaceVector): string[] {
   return lines;
 }
 
-/** The driver's answer to one script: result lines, then "ok" or "error <message>". */
+/** The driver's answer to each script: result lines, then "ok" or "error <message as UTF-8 hex>". */
 export function parseDriverOutput(output: string): Outcome[] {
   const outcomes: Outcome[] = [];
   let lines: string[] = [];
@@ -400,7 +403,7 @@ export function parseDriverOutput(output: string): Outcome[] {
       outcomes.push({ lines });
       lines = [];
     } else if (line.startsWith('error ')) {
-      outcomes.push({ lines, error: line.slice('error '.length) });
+      outcomes.push({ lines, error: Buffer.from(line.slice('error '.length), 'hex').toString('utf8') });
       lines = [];
     } else if (line.startsWith('body ')) {
       const [, hex = '', done] = line.split(' ');
@@ -409,6 +412,17 @@ export function parseDriverOutput(output: string): Outcome[] {
       lines.push(line);
     }
   }
+  return outcomes;
+}
+
+/** Runs scripts through the native driver, one outcome per script; throws if it is not built or fails. */
+export function runDriver(scripts: readonly (readonly string[])[]): Outcome[] {
+  assert.ok(existsSync(NATIVE_DRIVER), `${NATIVE_DRIVER} is missing: build it with bash scripts/build-native.sh`);
+  const result = spawnSync(NATIVE_DRIVER, [], { input: scripts.map((lines) => lines.join('\n')).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(result.error, undefined, `running ${NATIVE_DRIVER}`);
+  assert.equal(result.status, 0, `${NATIVE_DRIVER} failed: ${result.stderr}`);
+  const outcomes = parseDriverOutput(result.stdout);
+  assert.equal(outcomes.length, scripts.length, `${NATIVE_DRIVER} answered ${outcomes.length} of ${scripts.length} scripts`);
   return outcomes;
 }
 
