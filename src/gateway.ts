@@ -10,6 +10,7 @@ import { ConfigError, type Config } from './config/config';
 import { loadTls, type TlsMaterial } from './config/tls';
 import { AddressQuota } from './core/address-quota';
 import { gatewayClock } from './core/clock';
+import { GatewayEvents } from './core/gateway-events';
 import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
@@ -31,6 +32,7 @@ export class Gateway {
   readonly #logger: RootLogger;
   readonly #engine: GstMediaEngine;
   readonly #registry: StreamRegistry;
+  readonly #events: GatewayEvents;
   /** Plain HTTP, when on. */
   readonly #http: HttpListener | undefined;
   /** HTTPS, with TLS. Same routes, same registry. */
@@ -41,6 +43,7 @@ export class Gateway {
 
   private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined) {
     this.#logger = logger;
+    this.#events = new GatewayEvents(logger.child({ module: 'events' }));
     this.#authorizer = createAuthorizer(access);
     this.#engine = new GstMediaEngine({
       host: config.host,
@@ -63,9 +66,11 @@ export class Gateway {
       logger: logger.child({ module: 'streams' }),
       graceMs: config.graceMs,
       maxStreams: config.maxStreams,
+      events: this.#events,
     });
     const http: HttpServerOptions = {
       registry: this.#registry,
+      events: this.#events,
       clock: gatewayClock,
       logger,
       idleTimeoutMs: config.idleTimeoutMs,

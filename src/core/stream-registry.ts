@@ -1,7 +1,8 @@
 // The stream registry: which names are live, who publishes them, and what happens to their
 // readers when a publisher leaves. Plain TypeScript: the media engine is injected.
-import type { Clock } from './clock';
+import { MS, type Clock } from './clock';
 import { PushgateError } from './errors';
+import { noEvents, type GatewayEvents } from './gateway-events';
 import type { Logger } from './logger';
 import type { MediaEngine } from './media-engine';
 import { describeTrackChange, sameTracks, type StreamTracks, type TimedUnit } from './media';
@@ -15,14 +16,16 @@ export interface StreamRegistryOptions {
   readonly graceMs: number;
   /** Streams at once, live or in their grace period; a new name beyond it is refused. */
   readonly maxStreams?: number;
+  /** Told of every publish and unpublish. */
+  readonly events?: GatewayEvents;
 }
 
 /** How a push ended, which decides what its readers see. */
 export type PublishOutcome =
-  /** The publisher finished or dropped: readers wait out the grace period for a reconnect. */
-  | { readonly kind: 'ended' }
+  /** The publisher finished or dropped (`code`: PUSH_ABORTED): readers wait out the grace period for a reconnect. */
+  | { readonly kind: 'ended'; readonly code?: string }
   /** The publisher sent something unusable: readers get end of stream now. */
-  | { readonly kind: 'failed'; readonly reason: string };
+  | { readonly kind: 'failed'; readonly reason: string; readonly code?: string };
 
 export class StreamRegistry {
   readonly #streams = new Map<string, Stream>();
@@ -50,6 +53,7 @@ export class StreamRegistry {
         `the gateway already serves ${this.#streams.size} streams, its limit (--max-streams ${maxStreams}): try again when one has ended`,
       );
     }
+    const resumed = stream !== undefined;
     if (stream) {
       // A reconnect within the grace period: keep the output until the tracks are known.
       clearTimeout(stream.graceTimer);
@@ -61,7 +65,8 @@ export class StreamRegistry {
       this.#streams.set(name, stream);
     }
     this.#log(stream).info({ remoteAddress: publisher.remoteAddress, format: publisher.format }, 'publisher connected');
-    return new Publication(this, stream);
+    this.#events.emit('publish', { stream: name, remoteAddress: publisher.remoteAddress, format: publisher.format, resumed });
+    return new Publication(this, stream, this.#options.clock.now());
   }
 
   get(name: string): StreamDescription | undefined {
@@ -98,8 +103,17 @@ export class StreamRegistry {
   }
 
   /** Called by a Publication when its push ends, however it ended. */
-  endPublication(stream: Stream, outcome: PublishOutcome): void {
+  endPublication(stream: Stream, outcome: PublishOutcome, push: { bytesIn: number; startedAt: number }): void {
+    const publisher = stream.publisher;
     stream.publisher = undefined;
+    this.#events.emit('unpublish', {
+      stream: stream.name,
+      remoteAddress: publisher?.remoteAddress ?? '',
+      reason: outcome.kind === 'failed' ? outcome.reason : outcome.code === 'PUSH_ABORTED' ? 'publisher dropped' : 'publisher ended',
+      code: outcome.code ?? null,
+      bytesIn: push.bytesIn,
+      durationMs: Math.round((this.#options.clock.now() - push.startedAt) / MS),
+    });
     const log = this.#log(stream);
     if (outcome.kind === 'failed' || !stream.output || this.#closed) {
       this.#remove(stream, outcome.kind === 'failed' ? outcome.reason : 'publisher ended');
@@ -125,6 +139,10 @@ export class StreamRegistry {
     }
   }
 
+  get #events(): GatewayEvents {
+    return this.#options.events ?? noEvents;
+  }
+
   #log(stream: Stream): Logger {
     return this.#options.logger.child({ stream: stream.name });
   }
@@ -134,12 +152,15 @@ export class StreamRegistry {
 export class Publication {
   readonly #registry: StreamRegistry;
   readonly #stream: Stream;
+  readonly #startedAt: number;
+  #bytesIn = 0;
   #started = false;
   #ended = false;
 
-  constructor(registry: StreamRegistry, stream: Stream) {
+  constructor(registry: StreamRegistry, stream: Stream, startedAt: number) {
     this.#registry = registry;
     this.#stream = stream;
+    this.#startedAt = startedAt;
   }
 
   get name(): string {
@@ -158,7 +179,9 @@ export class Publication {
   }
 
   countBytes(bytes: number): void {
-    if (!this.#ended) this.#stream.countBytes(bytes);
+    if (this.#ended) return;
+    this.#bytesIn += bytes;
+    this.#stream.countBytes(bytes);
   }
 
   write(unit: TimedUnit): void {
@@ -178,8 +201,10 @@ export class Publication {
   /** Idempotent: the first outcome wins. */
   end(outcome: PublishOutcome): void {
     if (this.#ended) return;
+    // A native reader's last bytes reach the counts (and the unpublish event) only when read.
+    this.#stream.refreshCounters?.();
     this.#ended = true;
     this.#stream.refreshCounters = undefined;
-    this.#registry.endPublication(this.#stream, outcome);
+    this.#registry.endPublication(this.#stream, outcome, { bytesIn: this.#bytesIn, startedAt: this.#startedAt });
   }
 }

@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Action } from '../auth/access-config';
 import type { Authorizer } from '../auth/authorizer';
 import { parseAuthorization } from '../auth/http-credentials';
+import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
 import { PushgateError } from '../core/errors';
 import { sendError } from './error-reply';
@@ -15,7 +16,7 @@ import { closeGently } from './push-routes';
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
 const OPEN_PATHS = new Set(['/healthz']);
 
-export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger): void {
+export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger, events: GatewayEvents): void {
   app.addHook('onRequest', async (request, reply) => {
     const target = accessTarget(request);
     if (!target) return continueIfExpected(request, reply);
@@ -32,6 +33,7 @@ export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer,
       closeGently(request.raw.socket);
     }
     logger.info({ ip: request.ip, ...target, result: decision.result, reason: decision.reason }, 'request refused');
+    events.emit('authRefused', { protocol: 'http', ...target, remoteAddress: request.ip, result: decision.result, reason: decision.reason });
     if (decision.result === 'unauthorized') {
       reply.header('www-authenticate', [`Basic realm="${authorizer.realm}"`, `Bearer realm="${authorizer.realm}"`]);
       return sendError(reply, new PushgateError('UNAUTHORIZED', `authentication required to ${target.action} "${target.stream}"`));

@@ -9,6 +9,7 @@ import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
 import type { NativeIngestPort } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
+import type { GatewayEvents } from '../core/gateway-events';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
 import { registerAccessHook } from './access-hook';
@@ -19,6 +20,7 @@ import { createRawPushServer } from './raw-push';
 
 export interface HttpServerOptions {
   readonly registry: StreamRegistry;
+  readonly events: GatewayEvents;
   readonly clock: Clock;
   readonly logger: RootLogger;
   readonly idleTimeoutMs: number;
@@ -80,7 +82,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
-  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }));
+  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }), options.events);
   registerPushRoutes(app, {
     registry: options.registry,
     clock: options.clock,

@@ -131,7 +131,7 @@ export function concludePush(publication: Publication, log: Logger, summary: Pus
     log.info(summary, 'push finished');
     return summary;
   }
-  publication.end(error.code === 'PUSH_ABORTED' ? { kind: 'ended' } : { kind: 'failed', reason: error.message });
+  publication.end(error.code === 'PUSH_ABORTED' ? { kind: 'ended', code: error.code } : { kind: 'failed', reason: error.message, code: error.code });
   log.warn({ ...summary, code: error.code, err: error.message }, 'push failed');
   throw new PushFailure(error, summary);
 }

@@ -5,6 +5,7 @@ import { PushgateError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
 import type { MediaEngine, StreamOutput } from '../../src/core/media-engine';
 import type { StreamTracks, TimedUnit } from '../../src/core/media';
+import { GatewayEvents } from '../../src/core/gateway-events';
 import { StreamRegistry } from '../../src/core/stream-registry';
 import { FakeClock } from './helpers/fake-clock';
 
@@ -164,4 +165,32 @@ void test('a new name beyond maxStreams gets STREAM_LIMIT, while a publisher com
   back.end({ kind: 'failed', reason: 'test' });
   registry.publish('three', publisher);
   registry.closeAll('test over');
+});
+
+void test('publish and unpublish events: one of each per push, with the reason, the error code, bytes and duration', () => {
+  const engine = new FakeEngine();
+  const clock = new FakeClock();
+  const events = new GatewayEvents(silentLogger);
+  const seen: unknown[] = [];
+  events.on('publish', (event) => seen.push(['publish', event]));
+  events.on('unpublish', (event) => seen.push(['unpublish', event]));
+  events.on('publish', () => {
+    throw new Error('a broken listener');
+  });
+  const registry = new StreamRegistry({ engine, clock, logger: silentLogger, graceMs: 5000, events });
+  const first = registry.publish('cam', publisher);
+  first.start(HD);
+  first.countBytes(1000);
+  clock.advance(2000 * MS);
+  first.end({ kind: 'ended', code: 'PUSH_ABORTED' });
+  first.end({ kind: 'ended' });
+  const second = registry.publish('cam', publisher);
+  second.countBytes(10);
+  second.end({ kind: 'failed', reason: 'bad bytes', code: 'INVALID_MEDIA' });
+  assert.deepEqual(seen, [
+    ['publish', { stream: 'cam', remoteAddress: '10.0.0.1', format: 'h264', resumed: false }],
+    ['unpublish', { stream: 'cam', remoteAddress: '10.0.0.1', reason: 'publisher dropped', code: 'PUSH_ABORTED', bytesIn: 1000, durationMs: 2000 }],
+    ['publish', { stream: 'cam', remoteAddress: '10.0.0.1', format: 'h264', resumed: true }],
+    ['unpublish', { stream: 'cam', remoteAddress: '10.0.0.1', reason: 'bad bytes', code: 'INVALID_MEDIA', bytesIn: 10, durationMs: 0 }],
+  ]);
 });
