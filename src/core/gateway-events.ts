@@ -60,8 +60,8 @@ export class GatewayEvents {
   on<K extends GatewayEventName>(name: K, listener: Listener<K>): () => void {
     let set = this.#listeners.get(name);
     if (!set) this.#listeners.set(name, (set = new Set()));
-    set.add(listener as Listener<never>);
-    return () => set.delete(listener as Listener<never>);
+    set.add(listener);
+    return () => set.delete(listener);
   }
 
   emit<K extends GatewayEventName>(name: K, event: GatewayEventMap[K]): void {
