@@ -11,10 +11,12 @@ import {
   expectationFor,
   framingScript,
   loadVectors,
+  paceScript,
   runDriver,
   type BodyVector,
   type ClockVector,
   type FramingVector,
+  type PaceVector,
 } from '../vectors/shared-vectors';
 
 describe('chunked body vectors (native chunked.c)', () => {
@@ -42,5 +44,11 @@ describe('Annex-B framing vectors (native framer.c)', () => {
       const outcomes = runDriver(cuttings.map((cutting) => framingScript(vector, sets, cutting)));
       cuttings.forEach((cutting, i) => assertOutcome(outcomes[i]!, expectationFor(vector, 'native'), `${vector.name}, chunks ${cuttingName(cutting)}`));
     });
+  }
+});
+
+describe('pacing vectors (native pacer.c and frame-clock.c)', () => {
+  for (const vector of loadVectors<PaceVector>('pace').vectors) {
+    it(vector.name, () => assertOutcome(runDriver([paceScript(vector)])[0]!, expectationFor(vector, 'native'), vector.name));
   }
 });

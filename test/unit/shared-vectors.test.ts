@@ -9,9 +9,11 @@ import {
   tsBody,
   tsClock,
   tsFraming,
+  tsPace,
   type FramingVector,
   type BodyVector,
   type ClockVector,
+  type PaceVector,
 } from '../vectors/shared-vectors';
 
 describe('chunked body vectors (BodyDecoder)', () => {
@@ -34,6 +36,15 @@ describe('Annex-B framing vectors (AnnexBFramer)', () => {
     it(vector.name, () => {
       const sets = file.parameterSets?.[vector.codec] ?? [];
       for (const cutting of vector.chunks ?? ['whole']) assertOutcome(tsFraming(vector, sets, cutting), expectationFor(vector, 'ts'), `${vector.name}, chunks ${cuttingName(cutting)}`);
+    });
+  }
+});
+
+describe('pacing vectors (Pacer, on mocked timers)', () => {
+  for (const vector of loadVectors<PaceVector>('pace').vectors) {
+    it(vector.name, async (t) => {
+      t.mock.timers.enable({ apis: ['setTimeout'] });
+      assertOutcome(await tsPace(vector, (ms) => t.mock.timers.tick(ms)), expectationFor(vector, 'ts'), vector.name);
     });
   }
 });
