@@ -110,16 +110,21 @@ quoted_line (PgBody * body)
   return quoted ? quoted : g_strdup ("");
 }
 
+static PgBodyResult
+bad_size_line (PgBody * body)
+{
+  gchar *quoted = quoted_line (body);
+  PgBodyResult result = malformed (body, g_strdup_printf ("bad chunk size line \"%s\"", quoted));
+  g_free (quoted);
+  return result;
+}
+
 /* A size line ended at its LF. */
 static PgBodyResult
 end_size_line (PgBody * body)
 {
-  if (body->line_bad || !body->line_has_digit) {
-    gchar *quoted = quoted_line (body);
-    PgBodyResult result = malformed (body, g_strdup_printf ("bad chunk size line \"%s\"", quoted));
-    g_free (quoted);
-    return result;
-  }
+  if (body->line_bad || !body->line_has_digit)
+    return bad_size_line (body);
   body->left = body->chunk_size = body->line_size;
   body->state = body->left ? PG_BODY_DATA : PG_BODY_TRAILERS;
   reset_line (body);
@@ -187,6 +192,10 @@ pg_body_decode (PgBody * body, const guint8 * data, gsize size)
                   PG_BODY_MAX_LINE));
         } else {
           parse_size_byte (body, c);
+          /* A longer line that is bad so far cannot become good, and its quote is known: no
+           * need to wait for its LF (a publisher sending garbage may never send one). */
+          if (body->line_bad && body->line_len > PG_BODY_QUOTED)
+            return bad_size_line (body);
         }
         break;
       case PG_BODY_TRAILERS:

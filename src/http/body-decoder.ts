@@ -8,6 +8,8 @@ const MAX_LINE = 4096;
 const MAX_TRAILERS = 16 * 1024;
 /** Chunk sizes beyond 2^53 cannot be counted exactly; none so large is real. */
 const MAX_SIZE_DIGITS = 13;
+/** How much of a bad size line the error quotes; a bad line is refused once this much of it came. */
+const QUOTED = 40;
 
 type State = 'size' | 'data' | 'data-end' | 'trailers' | 'done';
 
@@ -69,6 +71,9 @@ export class BodyDecoder {
           // A trailer line that begins with a CR can only be the empty line ending the body:
           // anything but its LF after that CR is refused at once, as the native ingest does.
           if (this.#state === 'trailers' && this.#line.length > 1 && this.#line.charCodeAt(0) === 0x0d) throw framingError('CRLF expected after the last chunk');
+          // A longer line that is bad so far cannot become good, and its quote is known: no need
+          // to wait for its LF (a publisher sending garbage may never send one).
+          if (this.#state === 'size' && this.#line.length > QUOTED && sizeDigits(this.#line) === undefined) throw badSizeLine(this.#line);
           if (this.#line.length > MAX_LINE) throw framingError(`${this.#state === 'size' ? 'chunk size line' : 'trailer line'} longer than ${MAX_LINE} bytes`);
           if (end >= 0) this.#endLine();
         }
@@ -78,7 +83,8 @@ export class BodyDecoder {
   }
 
   #endLine(): void {
-    const line = this.#line.endsWith('\r') ? this.#line.slice(0, -1) : this.#line;
+    const whole = this.#line;
+    const line = whole.endsWith('\r') ? whole.slice(0, -1) : whole;
     this.#line = '';
     if (this.#state === 'trailers') {
       this.#trailerBytes += line.length + 2;
@@ -86,12 +92,21 @@ export class BodyDecoder {
       if (line === '') this.#state = 'done';
       return;
     }
-    // chunk-size [; chunk-ext]: extensions mean nothing to pushgate.
-    const size = /^([0-9a-fA-F]+)[ \t]*(?:;.*)?$/.exec(line)?.[1];
-    if (size === undefined || size.replace(/^0+(?=.)/, '').length > MAX_SIZE_DIGITS) throw framingError(`bad chunk size line "${line.slice(0, 40)}"`);
+    const size = sizeDigits(whole);
+    if (size === undefined) throw badSizeLine(line);
     this.#remaining = parseInt(size, 16);
     this.#state = this.#remaining === 0 ? 'trailers' : 'data';
   }
+}
+
+/** The hex digits of a size line (its final CR left out): chunk-size [BWS] [; chunk-ext], extensions meaning nothing to pushgate. */
+function sizeDigits(line: string): string | undefined {
+  const size = /^([0-9a-fA-F]+)[ \t]*(?:;.*)?$/.exec(line.endsWith('\r') ? line.slice(0, -1) : line)?.[1];
+  return size === undefined || size.replace(/^0+(?=.)/, '').length > MAX_SIZE_DIGITS ? undefined : size;
+}
+
+function badSizeLine(line: string): PushgateError {
+  return framingError(`bad chunk size line "${line.slice(0, QUOTED)}"`);
 }
 
 function framingError(what: string): PushgateError {
