@@ -17,12 +17,14 @@ plugin_init (GstPlugin * plugin)
       && pg_memorytrim_register (plugin)
       && pg_mountkey_register (plugin)
       && pg_readerlimit_register (plugin)
+      && pg_readers_register (plugin)
       && pg_rtpbatch_register (plugin)
+      && pg_rtspstats_register (plugin)
       && pg_rtsptls_register (plugin)
       && pg_sessions_register (plugin)
       && pg_videopay_register (plugin);
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, pushgate,
-    "pushgate's elements: RTSP fast start, sessions, limits, payloading, ingest and bus relay",
+    "pushgate's elements: RTSP fast start, sessions, readers, limits, payloading, ingest and bus relay",
     plugin_init, VERSION, PUSHGATE_LICENSE, PACKAGE, PUSHGATE_ORIGIN)
