@@ -57,6 +57,7 @@ gboolean pg_mountkey_register (GstPlugin * plugin);
 gboolean pg_readerlimit_register (GstPlugin * plugin);
 gboolean pg_readers_register (GstPlugin * plugin);
 gboolean pg_rtpbatch_register (GstPlugin * plugin);
+gboolean pg_rtspstats_register (GstPlugin * plugin);
 gboolean pg_rtsptls_register (GstPlugin * plugin);
 gboolean pg_sessions_register (GstPlugin * plugin);
 gboolean pg_videopay_register (GstPlugin * plugin);

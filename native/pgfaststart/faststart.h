@@ -46,6 +46,11 @@ typedef struct
   gboolean key;                 /* first packet of a keyframe access unit */
 } Entry;
 
+/* Fixed buckets of the time from a reader's PLAY to the end of its video prime, for /metrics
+ * ("prime-times"): upper bounds in µs, in tcp-prime.c. */
+#define PRIME_TIME_BUCKETS 12
+G_GNUC_INTERNAL extern const gint64 prime_time_bounds_us[PRIME_TIME_BUCKETS];
+
 typedef struct _PgFastStart PgFastStart;
 typedef struct _StreamLog StreamLog;
 typedef struct _Prime Prime;
@@ -70,6 +75,7 @@ struct _Prime
   /* UDP readers: where their RTP goes, and the socket it goes from (the stream's own). */
   GSocket *udp_socket;
   GSocketAddress *udp_dest;
+  gint64 play_us;               /* monotonic time of the PLAY (pre-play-request) */
 };
 
 struct _StreamLog
@@ -140,6 +146,10 @@ struct _PgFastStart
   guint chunk_packets;
 
   gint primed_joins, live_joins, fallbacks, completed, active, warmed, warm_failures;
+  /* How long video primes took, PLAY to live (see prime_finish): counts per bucket (the last
+   * one: beyond every bound), and their sum, both atomic. */
+  gint prime_time_counts[PRIME_TIME_BUCKETS + 1];
+  guint64 prime_time_sum_us;
 };
 
 typedef struct

@@ -51,7 +51,7 @@ enum
   PROP_0, PROP_SERVER, PROP_ADD_SERVER, PROP_RELEASE_MEDIA, PROP_DETACH, PROP_MAX_GOPS, PROP_MIN_HISTORY_MS,
   PROP_MAX_PRIME_BYTES, PROP_MAX_LOG_BYTES, PROP_MAX_CONCURRENT, PROP_CHUNK_PACKETS,
   PROP_PRIMED_JOINS, PROP_LIVE_JOINS, PROP_FALLBACKS, PROP_COMPLETED, PROP_ACTIVE,
-  PROP_LOG_BYTES, PROP_WARMED, PROP_WARM_FAILURES
+  PROP_LOG_BYTES, PROP_WARMED, PROP_WARM_FAILURES, PROP_PRIME_TIMES
 };
 
 enum
@@ -613,6 +613,26 @@ detach_all (PgFastStart * fs)
 
 /* ---------- GObject boilerplate ---------- */
 
+/* "prime-times": "1000=3 2500=1 ... inf=0 sum_us=4100", per-bucket counts (not cumulative),
+ * each under its upper bound in µs. */
+static gchar *
+prime_times (PgFastStart * fs)
+{
+  GString *out = g_string_new ("");
+  guint i;
+
+  for (i = 0; i <= PRIME_TIME_BUCKETS; i++) {
+    guint n = (guint) g_atomic_int_get (&fs->prime_time_counts[i]);
+    if (i < PRIME_TIME_BUCKETS)
+      g_string_append_printf (out, "%" G_GINT64_FORMAT "=%u ", prime_time_bounds_us[i], n);
+    else
+      g_string_append_printf (out, "inf=%u ", n);
+  }
+  g_string_append_printf (out, "sum_us=%" G_GUINT64_FORMAT,
+      __atomic_load_n (&fs->prime_time_sum_us, __ATOMIC_RELAXED));
+  return g_string_free (out, FALSE);
+}
+
 static guint64
 total_log_bytes (PgFastStart * fs)
 {
@@ -732,6 +752,9 @@ pg_fast_start_get_property (GObject * object, guint id, GValue * value, GParamSp
     case PROP_WARM_FAILURES:
       g_value_set_uint (value, g_atomic_int_get (&fs->warm_failures));
       break;
+    case PROP_PRIME_TIMES:
+      g_value_take_string (value, prime_times (fs));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
   }
@@ -843,6 +866,10 @@ pg_fast_start_class_init (PgFastStartClass * klass)
   g_object_class_install_property (oc, PROP_WARM_FAILURES,
       g_param_spec_uint ("warm-failures", "Warm failures",
           "Warm-ups whose media did not prepare, or was released first", 0, G_MAXUINT, 0, ro));
+  g_object_class_install_property (oc, PROP_PRIME_TIMES,
+      g_param_spec_string ("prime-times", "Prime times",
+          "Video primes by the time from PLAY to live: \"<bound µs>=<n> ... inf=<n> sum_us=<µs>\"",
+          NULL, ro));
 
   /* warm (factory, path) -> gboolean: see warm(). */
   signals[SIGNAL_WARM] = g_signal_new_class_handler ("warm", G_TYPE_FROM_CLASS (klass),

@@ -38,10 +38,31 @@ prime_release_msf (Prime * p)
   }
 }
 
-/* With log->lock: the prime no longer counts against the concurrency cap. */
+const gint64 prime_time_bounds_us[PRIME_TIME_BUCKETS] = {
+  1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+};
+
+/* A video prime went live (handed over, or early): how long after its PLAY. */
+static void
+prime_time_observe (PgFastStart * fs, gint64 us)
+{
+  guint i = 0;
+
+  us = MAX (us, 0);
+  while (i < PRIME_TIME_BUCKETS && us > prime_time_bounds_us[i])
+    i++;
+  g_atomic_int_inc (&fs->prime_time_counts[i]);
+  __atomic_add_fetch (&fs->prime_time_sum_us, (guint64) us, __ATOMIC_RELAXED);
+}
+
+/* With log->lock: the prime no longer counts against the concurrency cap. A video prime that
+ * goes live (PRIME_DONE) is timed from its PLAY: one time per primed reader. */
 void
 prime_finish (Prime * p, PrimeState state)
 {
+  if (state == PRIME_DONE && (p->state == PRIME_PENDING || p->state == PRIME_PRIMING)
+      && p->log->codec != CODEC_AUDIO)
+    prime_time_observe (p->log->fs, g_get_monotonic_time () - p->play_us);
   p->state = state;
   if (p->counted) {
     p->counted = FALSE;
@@ -252,6 +273,7 @@ prime_new (StreamLog * log, GstRTSPStreamTransport * trans, guint64 start)
   p->log = log_ref (log);
   p->trans = g_object_ref (trans);
   p->state = PRIME_PENDING;
+  p->play_us = g_get_monotonic_time ();
   p->next = start;
   p->start_seq = log_entry (log, start)->seq;
   p->start_rtptime = log_entry (log, start)->rtptime;
