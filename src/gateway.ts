@@ -8,6 +8,7 @@ import type { Authorizer } from './auth/authorizer';
 import { createAuthorizer } from './auth/create-authorizer';
 import { ConfigError, type Config } from './config/config';
 import { loadTls, type TlsMaterial } from './config/tls';
+import { DEFAULT_WEBHOOKS, type WebhooksConfig } from './config/webhooks-config';
 import { AddressQuota } from './core/address-quota';
 import { gatewayClock } from './core/clock';
 import { GatewayEvents } from './core/gateway-events';
@@ -17,11 +18,17 @@ import { GstMediaEngine } from './gst/gst-media-engine';
 import { gstVersion } from './gst/runtime';
 import { createHttpServer, type HttpServerOptions } from './http/http-server';
 import type { RootLogger } from './observability/logger';
+import { Webhooks } from './observability/webhooks';
 
 /** Lets readers receive end of stream before their connections close. */
 const SHUTDOWN_LINGER_MS = 400;
 /** Warn at start-up when the certificate expires sooner than this. */
 const CERT_EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
+
+export interface GatewayOptions {
+  /** From the config file; none without one. */
+  readonly webhooks?: WebhooksConfig;
+}
 
 interface HttpListener {
   readonly app: FastifyInstance;
@@ -38,12 +45,14 @@ export class Gateway {
   /** HTTPS, with TLS. Same routes, same registry. */
   readonly #https: HttpListener | undefined;
   readonly #authorizer: Authorizer;
+  readonly #webhooks: Webhooks;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined) {
+  private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined, options: GatewayOptions) {
     this.#logger = logger;
     this.#events = new GatewayEvents(logger.child({ module: 'events' }));
+    this.#webhooks = new Webhooks({ events: this.#events, config: options.webhooks ?? DEFAULT_WEBHOOKS, logger: logger.child({ module: 'webhooks' }) });
     this.#authorizer = createAuthorizer(access);
     this.#engine = new GstMediaEngine({
       host: config.host,
@@ -93,14 +102,14 @@ export class Gateway {
    * files) is thrown before anything listens; if any port cannot be bound, nothing is left
    * listening.
    */
-  static async start(config: Config, access: AccessConfig, logger: RootLogger): Promise<Gateway> {
+  static async start(config: Config, access: AccessConfig, logger: RootLogger, options: GatewayOptions = {}): Promise<Gateway> {
     const tls = loadTls(config);
     // curlhttpsink cannot do HTTPS with Debian's libcurl (GnuTLS: "failed to set default crypto engine").
     if (config.demo && !config.plainHttp) throw new ConfigError('--demo pushes to the plain HTTP port: it cannot be used with --plain-http off');
     if (tls && tls.validTo.getTime() - Date.now() < CERT_EXPIRY_WARNING_MS) {
       logger.warn({ cert: tls.certPath, validTo: tls.validTo.toISOString() }, tls.validTo.getTime() < Date.now() ? 'the TLS certificate has expired: clients will refuse it' : 'the TLS certificate expires soon');
     }
-    const gateway = new Gateway(config, access, logger, tls);
+    const gateway = new Gateway(config, access, logger, tls, options);
     const listening: FastifyInstance[] = [];
     try {
       gateway.#engine.start();
@@ -113,6 +122,7 @@ export class Gateway {
       await Promise.all(listening.map((app) => app.close()));
       gateway.#engine.close();
       gateway.#authorizer.close();
+      await gateway.#webhooks.close();
       throw err;
     }
     const { httpPort, httpsPort, rtspPort, rtspsPort } = gateway;
@@ -158,6 +168,11 @@ export class Gateway {
     return this.#engine.rtsp.tlsPort;
   }
 
+  /** Webhook counters (`stats()`) and live reconfiguration (`update()`). */
+  get webhooks(): Webhooks {
+    return this.#webhooks;
+  }
+
   /** Stops accepting, ends pushes and readers, sets every pipeline to NULL. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -175,6 +190,8 @@ export class Gateway {
     await delay(SHUTDOWN_LINGER_MS);
     this.#engine.close();
     this.#authorizer.close();
+    // Last, so that the events of the stages above (unpublish, readers leaving) are sent too.
+    await this.#webhooks.close();
     this.#logger.info('stopped');
   }
 }

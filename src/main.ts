@@ -20,7 +20,7 @@ function readSettings(): Settings {
   }
 }
 
-const { config, access, configFile } = readSettings();
+const { config, access, webhooks, configFile } = readSettings();
 const logger = createLogger(config.logLevel);
 let gateway: Gateway | undefined;
 
@@ -40,8 +40,8 @@ function stop(signal: string): void {
 process.once('SIGINT', () => stop('SIGINT'));
 process.once('SIGTERM', () => stop('SIGTERM'));
 
-if (configFile) logger.info({ configFile, users: access.users.map((u) => u.name), externalAuth: access.externalAuth?.url }, 'config file read');
-Gateway.start(config, access, logger)
+if (configFile) logger.info({ configFile, users: access.users.map((u) => u.name), externalAuth: access.externalAuth?.url, webhooks: webhooks.hooks.length }, 'config file read');
+Gateway.start(config, access, logger, { webhooks })
   .then((started) => {
     gateway = started;
   })

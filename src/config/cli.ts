@@ -4,10 +4,13 @@ import { Command, Option } from 'commander';
 import { DEFAULT_ACCESS, type AccessConfig } from '../auth/access-config';
 import { ConfigError, OPTIONS, type Config } from './config';
 import type { ConfigFile } from './config-file';
+import { DEFAULT_WEBHOOKS, type WebhooksConfig } from './webhooks-config';
 
 export interface Settings {
   readonly config: Config;
   readonly access: AccessConfig;
+  /** From the config file; none without one. */
+  readonly webhooks: WebhooksConfig;
   /** The config file read, if any. */
   readonly configFile: string | undefined;
 }
@@ -50,7 +53,7 @@ export function parseSettings(argv: readonly string[], env: NodeJS.ProcessEnv = 
       throw new ConfigError(`invalid ${where}: ${why}`);
     }
   }
-  return { config: config as unknown as Config, access: file?.access ?? DEFAULT_ACCESS, configFile };
+  return { config: config as unknown as Config, access: file?.access ?? DEFAULT_ACCESS, webhooks: file?.webhooks ?? DEFAULT_WEBHOOKS, configFile };
 }
 
 /**

@@ -1,5 +1,6 @@
 // The YAML config file: every option of the OPTIONS table under its key (camelCase, e.g.
-// `httpPort`), plus the access sections (`realm`, `users`, `externalAuth`). Validated with zod,
+// `httpPort`), plus the access sections (`realm`, `users`, `externalAuth`) and the webhooks
+// (`webhooks`, `webhookQueueSize`, `webhookMaxAttempts`). Validated with zod,
 // and every problem is reported with its path (`users[1].permissions[0].action: expected one of
 // publish, read, api`), so a wrong file never starts a half-working server.
 import { readFileSync } from 'node:fs';
@@ -9,11 +10,13 @@ import { ACTIONS, ANONYMOUS, DEFAULT_ACCESS, DEFAULT_REALM, type AccessConfig } 
 import { parseCidr } from '../auth/networks';
 import { passwordHashProblem, tokenHashProblem } from '../auth/secrets';
 import { ConfigError, OPTIONS, type Config } from './config';
+import { DEFAULT_WEBHOOK_TIMEOUT_MS, DEFAULT_WEBHOOKS, WEBHOOK_EVENTS, type WebhooksConfig } from './webhooks-config';
 
 export interface ConfigFile {
   /** Option values as the file gives them, checked by each option's own parser later. */
   readonly options: Partial<Record<keyof Config, string>>;
   readonly access: AccessConfig;
+  readonly webhooks: WebhooksConfig;
 }
 
 const cidr = z.string().refine((value) => parseCidr(value) !== undefined, { message: 'expected a network in CIDR form, e.g. 10.0.0.0/8 or fc00::/7' });
@@ -53,6 +56,13 @@ const user = z
     }
   });
 
+const webhook = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).optional(),
+  secret: z.string().min(16, { message: 'expected a secret of at least 16 characters' }).optional(),
+  timeoutMs: z.number().int().min(10).max(60_000).default(DEFAULT_WEBHOOK_TIMEOUT_MS),
+});
+
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const optionShape = Object.fromEntries(OPTIONS.map((o) => [o.key, scalar.optional()])) as Record<keyof Config, z.ZodOptional<typeof scalar>>;
 
@@ -68,12 +78,20 @@ const fileSchema = z
         cacheMs: z.number().int().min(0).max(3_600_000).default(10_000),
       })
       .optional(),
+    webhooks: z.array(webhook).optional(),
+    webhookQueueSize: z.number().int().min(1).max(1_000_000).default(DEFAULT_WEBHOOKS.queueSize),
+    webhookMaxAttempts: z.number().int().min(1).max(20).default(DEFAULT_WEBHOOKS.maxAttempts),
   })
   .superRefine((file, ctx) => {
     const seen = new Set<string>();
     file.users?.forEach((entry, i) => {
       if (seen.has(entry.name)) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `"${entry.name}" is listed twice` });
       seen.add(entry.name);
+    });
+    const urls = new Set<string>();
+    file.webhooks?.forEach((hook, i) => {
+      if (urls.has(hook.url)) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'url'], message: `"${hook.url}" is listed twice` });
+      urls.add(hook.url);
     });
     if (file.externalAuth && file.users) ctx.addIssue({ code: 'custom', path: ['externalAuth'], message: 'give users or externalAuth, not both (external authorisation decides alone)' });
   });
@@ -108,7 +126,12 @@ export function parseConfigText(text: string, source: string): ConfigFile {
   // No users: the defaults, unless an external authoriser decides everything.
   const users = file.users ?? (file.externalAuth ? [] : DEFAULT_ACCESS.users);
   const access: AccessConfig = { realm: file.realm ?? DEFAULT_REALM, users, ...(file.externalAuth ? { externalAuth: file.externalAuth } : {}) };
-  return { options, access };
+  const webhooks: WebhooksConfig = {
+    hooks: (file.webhooks ?? []).map((hook) => ({ url: hook.url, events: [...new Set(hook.events ?? WEBHOOK_EVENTS)], secret: hook.secret, timeoutMs: hook.timeoutMs })),
+    queueSize: file.webhookQueueSize,
+    maxAttempts: file.webhookMaxAttempts,
+  };
+  return { options, access, webhooks };
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -100,3 +100,41 @@ void test('a bad option value in the file names the key and the file', () => {
   assert.throws(() => parseSettings(['--config', at], {}), (err: unknown) => err instanceof ConfigError && err.message.includes(`httpPort in ${at}`) && /integer from 0 to 65535/.test(err.message));
   assert.throws(() => parseSettings(['--config', path.join(dir, 'missing.yaml')], {}), /cannot read config file/);
 });
+
+void test('webhooks are read with their defaults: every event, 5 s per attempt, 1000 queued, 5 attempts', () => {
+  const { webhooks } = parseConfigText(
+    `webhooks:
+  - url: https://hooks.example.com/pushgate
+  - url: http://127.0.0.1:9000/events?key=x
+    events: [unpublish, authRefused, unpublish]
+    secret: 0123456789abcdef0123
+    timeoutMs: 800
+webhookQueueSize: 50
+webhookMaxAttempts: 3
+`,
+    'x',
+  );
+  assert.deepEqual(webhooks, {
+    hooks: [
+      { url: 'https://hooks.example.com/pushgate', events: ['publish', 'unpublish', 'readerJoin', 'readerLeave', 'authRefused'], secret: undefined, timeoutMs: 5000 },
+      { url: 'http://127.0.0.1:9000/events?key=x', events: ['unpublish', 'authRefused'], secret: '0123456789abcdef0123', timeoutMs: 800 },
+    ],
+    queueSize: 50,
+    maxAttempts: 3,
+  });
+  assert.deepEqual(parseConfigText('', 'x').webhooks, { hooks: [], queueSize: 1000, maxAttempts: 5 });
+  assert.deepEqual(parseSettings([], {}).webhooks, { hooks: [], queueSize: 1000, maxAttempts: 5 });
+});
+
+void test('bad webhooks are refused with the path of every bad key', () => {
+  refused('webhooks:\n  - url: ftp://x\n', /webhooks\[0\]\.url: expected an http:\/\/ or https:\/\/ URL/);
+  refused('webhooks:\n  - url: http://a\n  - url: http://b\n    events: [publish, play]\n', /webhooks\[1\]\.events\[1\]: expected one of publish, unpublish, readerJoin, readerLeave, authRefused/);
+  refused('webhooks:\n  - url: http://a\n    events: []\n', /webhooks\[0\]\.events: /);
+  refused('webhooks:\n  - url: http://a\n    secret: short\n', /webhooks\[0\]\.secret: expected a secret of at least 16 characters/);
+  refused('webhooks:\n  - url: http://a\n    timeoutMs: 5\n', /webhooks\[0\]\.timeoutMs: /);
+  refused('webhooks:\n  - url: http://a\n    retries: 3\n', /webhooks\[0\]\.retries: unknown key/);
+  refused('webhooks:\n  - url: http://a\n  - url: http://a\n', /webhooks\[1\]\.url: "http:\/\/a" is listed twice/);
+  refused('webhooks: {url: http://a}\n', /webhooks: expected array/);
+  refused('webhookQueueSize: 0\n', /webhookQueueSize: /);
+  refused('webhookMaxAttempts: 21\n', /webhookMaxAttempts: /);
+});
