@@ -172,6 +172,19 @@ cache_checks (PgAuthCache * self, GstRTSPAuth * auth, guint ttl_ms)
   return TRUE;
 }
 
+/* The access policy changed (a reloaded config): no allow given before may be reused. */
+static void
+forget_checks (PgAuthCache * self, GstRTSPAuth * auth)
+{
+  Cache *cache = GST_IS_RTSP_AUTH (auth) ? g_object_get_qdata (G_OBJECT (auth), cache_quark) : NULL;
+
+  if (!cache)
+    return;
+  g_mutex_lock (&cache->lock);
+  g_hash_table_remove_all (cache->until);
+  g_mutex_unlock (&cache->lock);
+}
+
 static void
 pg_auth_cache_get_property (GObject * object, guint id, GValue * value, GParamSpec * pspec)
 {
@@ -208,6 +221,9 @@ pg_auth_cache_class_init (PgAuthCacheClass * klass)
   g_signal_new_class_handler ("cache-checks", G_TYPE_FROM_CLASS (klass),
       G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION, G_CALLBACK (cache_checks), NULL, NULL, NULL,
       G_TYPE_BOOLEAN, 2, GST_TYPE_RTSP_AUTH, G_TYPE_UINT);
+  g_signal_new_class_handler ("forget-checks", G_TYPE_FROM_CLASS (klass),
+      G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION, G_CALLBACK (forget_checks), NULL, NULL, NULL,
+      G_TYPE_NONE, 1, GST_TYPE_RTSP_AUTH);
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
       "pushgate RTSP auth cache", "Generic",
       "Answers repeated RTSP access checks that were allowed without asking JavaScript",

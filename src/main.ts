@@ -2,6 +2,7 @@
 // pushgate CLI: flags/env -> config -> gateway; SIGINT/SIGTERM -> graceful close, exit 0.
 import { CommanderError } from 'commander';
 import { parseSettings, type Settings } from './config/cli';
+import { ConfigWatcher } from './config/config-watcher';
 import { ConfigError } from './config/config';
 import { runHashPassword } from './hash-password';
 import { Gateway } from './gateway';
@@ -23,9 +24,23 @@ function readSettings(): Settings {
 const { config, access, webhooks, configFile } = readSettings();
 const logger = createLogger(config.logLevel);
 let gateway: Gateway | undefined;
+let watcher: ConfigWatcher | undefined;
+
+/** Reads the flags, environment and file again; a bad file changes nothing. */
+function reload(cause: string): void {
+  if (!gateway) return;
+  try {
+    const next = parseSettings(process.argv.slice(2));
+    gateway.reload(next);
+  } catch (err) {
+    const problem = err instanceof ConfigError ? err.message : String(err);
+    logger.error({ cause, configFile }, `config reload refused, the running config stays in force: ${problem}`);
+  }
+}
 
 function stop(signal: string): void {
   logger.info({ signal }, 'signal received');
+  watcher?.close();
   const closing = gateway ? gateway.close() : Promise.resolve();
   closing
     .then(() => {
@@ -39,11 +54,14 @@ function stop(signal: string): void {
 }
 process.once('SIGINT', () => stop('SIGINT'));
 process.once('SIGTERM', () => stop('SIGTERM'));
+// SIGHUP (which would end the process) reloads the config file, as a change of the file does.
+process.on('SIGHUP', () => (configFile ? reload('SIGHUP') : logger.warn('SIGHUP: no config file (--config) to reload')));
 
 if (configFile) logger.info({ configFile, users: access.users.map((u) => u.name), externalAuth: access.externalAuth?.url, webhooks: webhooks.hooks.length }, 'config file read');
-Gateway.start(config, access, logger, { webhooks })
+Gateway.start(config, access, logger, { reloadable: configFile !== undefined, webhooks })
   .then((started) => {
     gateway = started;
+    if (configFile) watcher = new ConfigWatcher(configFile, (cause) => reload(cause));
   })
   .catch((err: unknown) => {
     // Bad TLS options or files are found at start, before anything listens: a usage error.

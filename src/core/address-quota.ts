@@ -3,7 +3,7 @@
 import { PushgateError } from './errors';
 
 export class AddressQuota {
-  readonly #max: number;
+  #max: number;
   readonly #held = new Map<string, number>();
 
   constructor(max: number) {
@@ -28,6 +28,11 @@ export class AddressQuota {
       if (left > 0) this.#held.set(address, left);
       else this.#held.delete(address);
     };
+  }
+
+  /** For the next acquire; slots held beyond a lowered limit stay held. */
+  setMax(max: number): void {
+    this.#max = max;
   }
 
   /** Slots `address` holds now. */

@@ -34,10 +34,16 @@ export class ConnectionLimit {
       return undefined;
     }
     // Before the servers: no connection is ever counted against another limit.
-    element.setProperty('max-connections', limits.total);
-    element.setProperty('max-connections-per-address', limits.perAddress);
+    const limit = new ConnectionLimit(element);
+    limit.setLimits(limits);
     for (const server of servers) element.setProperty('add-server', server);
-    return new ConnectionLimit(element);
+    return limit;
+  }
+
+  /** Applies to the next connection; open connections beyond a lowered limit stay. */
+  setLimits(limits: ConnectionLimits): void {
+    this.#element.setProperty('max-connections', limits.total);
+    this.#element.setProperty('max-connections-per-address', limits.perAddress);
   }
 
   /** RTSP connections open now. */

@@ -31,10 +31,16 @@ export class ReaderLimit {
       );
       return undefined;
     }
-    element.setProperty('max-per-stream', limits.perStream);
-    element.setProperty('max-total', limits.total);
+    const limit = new ReaderLimit(element);
+    limit.setLimits(limits);
     for (const server of servers) element.setProperty('server', server);
-    return new ReaderLimit(element);
+    return limit;
+  }
+
+  /** Applies to the next SETUP; readers beyond a lowered limit keep reading. */
+  setLimits(limits: ReaderLimits): void {
+    this.#element.setProperty('max-per-stream', limits.perStream);
+    this.#element.setProperty('max-total', limits.total);
   }
 
   /** Readers (session medias) now, over all streams. */

@@ -37,6 +37,11 @@ export function cacheAllowedChecks(auth: RtspAuth, ttlMs: number, log: Logger): 
   return Boolean(element.emit('cache-checks', auth, Math.max(0, Math.min(ttlMs, MAX_CACHED_ALLOW_MS))));
 }
 
+/** Forgets every allow remembered for `auth`: the policy it was given under has changed. */
+export function forgetAllowedChecks(auth: RtspAuth): void {
+  element?.emit('forget-checks', auth);
+}
+
 /** undefined until an auth was cached. */
 export function authCacheCounters(): AuthCacheCounters | undefined {
   if (!element) return undefined;

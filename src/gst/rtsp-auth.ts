@@ -15,6 +15,7 @@
 import type { AccessPolicy, Credentials, Decision } from '../auth/access-policy';
 import { NonceStore, digestResponseMatches, parseDigest } from '../auth/digest';
 import { parseAuthorization } from '../auth/http-credentials';
+import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
 import { cacheAllowedChecks } from './rtsp-auth-cache';
 import { GstRtsp, GstRtspServer, registerClass } from './runtime';
@@ -39,12 +40,14 @@ const RTSP_STATUS = { UNAUTHORIZED: 401, FORBIDDEN: 403, NOT_FOUND: 404, INTERNA
 
 export interface RtspAuthOptions {
   readonly realm: string;
-  /** For Digest: the HA1 of users configured for it (undefined: Digest is not offered). */
-  readonly policy: AccessPolicy | undefined;
+  /** For Digest: the HA1 of users configured for it (undefined: Digest is not offered). Asked each time: a reload replaces it. */
+  readonly policy: () => AccessPolicy | undefined;
   readonly decide: RtspDecider;
   /** How long an allowed check may be answered again without asking `decide` (see rtsp-auth-cache.ts). */
   readonly reuseAllowMs: number;
   readonly logger: Logger;
+  /** Told of every refused request (authRefused, protocol rtsp). */
+  readonly events?: GatewayEvents | undefined;
 }
 
 /** Builds an RTSPAuth that asks `options.decide` for every media-factory access/construct check. */
@@ -52,22 +55,29 @@ export function createRtspAuth(options: RtspAuthOptions): RtspAuth {
   const auth = new PushgateRtspAuth();
   auth.setRealm(options.realm);
   const nonces = new NonceStore();
-  const offerDigest = options.policy?.hasDigestUsers ?? false;
 
   const reply = (ctx: Context, status: number, ip: string): void => {
     const [, response] = GstRtsp.rtspMessageNewResponse(status, GstRtsp.rtspStatusAsText(status), ctx.request);
     if (status === RTSP_STATUS.UNAUTHORIZED) {
       response.addHeader(GstRtsp.RTSPHeaderField.WWW_AUTHENTICATE, `Basic realm="${options.realm}"`);
-      if (offerDigest) response.addHeader(GstRtsp.RTSPHeaderField.WWW_AUTHENTICATE, `Digest realm="${options.realm}", nonce="${nonces.issue(ip)}"`);
+      if (options.policy()?.hasDigestUsers) response.addHeader(GstRtsp.RTSPHeaderField.WWW_AUTHENTICATE, `Digest realm="${options.realm}", nonce="${nonces.issue(ip)}"`);
     }
-    ctx.client.sendMessage(null, response);
+    // Sent from this thread (Node's), where the client's request context is not current: made
+    // current here, the answer goes out as the client's own answers do, with the request's
+    // RTSP version, and is counted under the request's method (native/pgrtspstats.c).
+    ctx.pushCurrent();
+    try {
+      ctx.client.sendMessage(null, response);
+    } finally {
+      ctx.popCurrent();
+    }
   };
 
   const credentialsOf = (ctx: Context, ip: string): Credentials => {
     const [, header] = ctx.request.getHeader(GstRtsp.RTSPHeaderField.AUTHORIZATION, 0);
     if (!header || !/^\s*digest\s/i.test(header)) return parseAuthorization(header ?? undefined);
     const params = parseDigest(header);
-    const ha1 = params ? options.policy?.digestHa1(params.username) : undefined;
+    const ha1 = params ? options.policy()?.digestHa1(params.username) : undefined;
     if (!params || !ha1 || params.realm !== options.realm || !nonces.use(params.nonce, ip)) return { kind: 'invalid' };
     const method = GstRtsp.rtspMethodAsText(ctx.method) ?? '';
     return digestResponseMatches(params, method, ha1) ? { kind: 'digest', user: params.username } : { kind: 'invalid' };
@@ -90,6 +100,8 @@ export function createRtspAuth(options: RtspAuthOptions): RtspAuth {
       if (check === GstRtspServer.RTSP_AUTH_CHECK_MEDIA_FACTORY_ACCESS) {
         options.logger.debug({ ip, stream, result: decision.result, reason: decision.reason }, 'RTSP request refused');
       }
+      // Once per refused request: a refused check ends it.
+      options.events?.emit('authRefused', { protocol: 'rtsp', action: 'read', stream, remoteAddress: ip, result: decision.result, reason: decision.reason });
       reply(ctx, decision.result === 'unauthorized' ? RTSP_STATUS.UNAUTHORIZED : RTSP_STATUS.FORBIDDEN, ip);
       return false;
     } catch (err) {
