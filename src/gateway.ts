@@ -67,6 +67,7 @@ export class Gateway {
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxRtspConnectionsPerAddress,
       logger: logger.child({ module: 'rtsp' }),
+      events: this.#events,
       nativeIngest: config.nativeIngest,
     });
     this.#registry = new StreamRegistry({
@@ -86,6 +87,7 @@ export class Gateway {
       gstreamerVersion: gstVersion(),
       authorizer: this.#authorizer,
       nativeIngest: this.#engine.nativeIngest,
+      readers: this.#engine.readers,
       limits: {
         publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
         maxHeaderBytes: config.maxHeaderBytes,

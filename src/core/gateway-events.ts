@@ -20,6 +20,11 @@ export interface ReaderInfo {
   readonly since: string;
 }
 
+/** A reader now, with what it has been sent since its SETUP (see ReaderControl). */
+export interface ReaderState extends ReaderInfo {
+  readonly bytesSent: number;
+}
+
 export interface GatewayEventMap {
   /** A publisher's push was accepted for `stream` (`resumed`: readers waited for it in the grace period). */
   readonly publish: { readonly stream: string; readonly remoteAddress: string; readonly format: string; readonly resumed: boolean };

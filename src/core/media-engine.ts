@@ -1,5 +1,6 @@
 // What the core and the pushes need from a media engine. The GStreamer implementation lives in
 // src/gst; unit tests use a fake. Only plain data crosses this boundary.
+import type { ReaderState } from './gateway-events';
 import type { StreamTracks, TimedUnit, VideoCodec } from './media';
 
 /**
@@ -27,6 +28,16 @@ export interface MediaEngine {
   createOutput(name: string, tracks: StreamTracks): StreamOutput;
   /** The engine's own reader of raw pushes; undefined when it has none (Node reads every push). */
   readonly nativeIngest: NativeIngestPort | undefined;
+  /** The RTSP readers of every stream, to list and close; undefined when the engine cannot. */
+  readonly readers: ReaderControl | undefined;
+}
+
+/** The control API's hold on RTSP readers: plain data, called on Node's thread. */
+export interface ReaderControl {
+  /** Every reader now, with the bytes it has been sent so far. */
+  list(): ReaderState[];
+  /** Closes one reader (its RTSP connection, so its client sees the end); false for an unknown id. */
+  kick(id: string): boolean;
 }
 
 /** The request body of a raw push, left unread by Node after the request head. */

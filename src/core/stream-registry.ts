@@ -29,6 +29,8 @@ export type PublishOutcome =
 
 export class StreamRegistry {
   readonly #streams = new Map<string, Stream>();
+  /** The push of each stream that has a publisher now. */
+  readonly #publications = new Map<Stream, Publication>();
   readonly #options: StreamRegistryOptions;
   #closed = false;
 
@@ -66,7 +68,25 @@ export class StreamRegistry {
     }
     this.#log(stream).info({ remoteAddress: publisher.remoteAddress, format: publisher.format }, 'publisher connected');
     this.#events.emit('publish', { stream: name, remoteAddress: publisher.remoteAddress, format: publisher.format, resumed });
-    return new Publication(this, stream, this.#options.clock.now());
+    const publication = new Publication(this, stream, this.#options.clock.now());
+    this.#publications.set(stream, publication);
+    return publication;
+  }
+
+  /**
+   * Ends the current push of `name` now, for an operator: the push stops with PUBLISHER_KICKED
+   * (its publisher is answered with it if it can still be) and the stream ends for its readers
+   * at once, with no grace period: a kicked publisher is not waited for. Returns who was
+   * kicked; throws PUBLISHER_NOT_FOUND when nobody pushes `name`.
+   */
+  kickPublisher(name: string, reason: string): PublisherInfo {
+    const stream = this.#streams.get(name);
+    const publication = stream && this.#publications.get(stream);
+    if (!stream?.publisher || !publication) throw new PushgateError('PUBLISHER_NOT_FOUND', `nobody is pushing "${name}" now`);
+    const publisher = stream.publisher;
+    this.#log(stream).warn({ remoteAddress: publisher.remoteAddress, reason }, 'publisher kicked');
+    publication.kick(reason);
+    return publisher;
   }
 
   get(name: string): StreamDescription | undefined {
@@ -106,6 +126,7 @@ export class StreamRegistry {
   endPublication(stream: Stream, outcome: PublishOutcome, push: { bytesIn: number; startedAt: number }): void {
     const publisher = stream.publisher;
     stream.publisher = undefined;
+    this.#publications.delete(stream);
     this.#events.emit('unpublish', {
       stream: stream.name,
       remoteAddress: publisher?.remoteAddress ?? '',
@@ -156,6 +177,7 @@ export class Publication {
   #bytesIn = 0;
   #started = false;
   #ended = false;
+  readonly #kicked = new AbortController();
 
   constructor(registry: StreamRegistry, stream: Stream, startedAt: number) {
     this.#registry = registry;
@@ -196,6 +218,21 @@ export class Publication {
   /** `refresh` brings the stream's byte and frame counts up to date when they are read. */
   countWith(refresh: () => void): void {
     if (!this.#ended) this.#stream.refreshCounters = refresh;
+  }
+
+  /**
+   * Aborted when the push is ended from outside (kickPublisher), with a PUBLISHER_KICKED error
+   * as its reason: the push stops reading and answers with that error.
+   */
+  get kicked(): AbortSignal {
+    return this.#kicked.signal;
+  }
+
+  /** Ends the publication as failed with PUBLISHER_KICKED, then tells the push (`kicked`). */
+  kick(reason: string): void {
+    if (this.#ended) return;
+    this.end({ kind: 'failed', reason: `publisher kicked: ${reason}`, code: 'PUBLISHER_KICKED' });
+    this.#kicked.abort(new PushgateError('PUBLISHER_KICKED', `the push was ended by an operator: ${reason}`));
   }
 
   /** Idempotent: the first outcome wins. */

@@ -1,7 +1,8 @@
 // The GStreamer media engine: an RTSP server, one StreamMedia per live stream, and the native
 // ingest that feeds a stream's media straight from a push's connection.
+import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
-import type { MediaEngine, NativeIngestPort, StreamOutput } from '../core/media-engine';
+import type { MediaEngine, NativeIngestPort, ReaderControl, StreamOutput } from '../core/media-engine';
 import type { StreamTracks } from '../core/media';
 import { NativeIngest } from './native-ingest';
 import { RtspServer, type RtspServerOptions } from './rtsp-server';
@@ -11,18 +12,37 @@ import { StreamMedia } from './stream-media';
 export interface GstMediaEngineOptions extends RtspServerOptions {
   /** Read raw H.264/H.265 pushes natively when the plugin is built (else Node reads them). */
   readonly nativeIngest: boolean;
+  /** Told of every RTSP reader that joins and leaves. */
+  readonly events?: GatewayEvents | undefined;
 }
 
 export class GstMediaEngine implements MediaEngine {
   readonly rtsp: RtspServer;
   readonly nativeIngest: NativeIngestPort | undefined;
+  readonly readers: ReaderControl | undefined;
   readonly #log: Logger;
   /** Every output not yet released, oldest first (a closing one lingers beside its successor). */
   readonly #outputs = new Set<StreamMedia>();
 
   constructor(options: GstMediaEngineOptions) {
     this.#log = options.logger;
-    this.rtsp = new RtspServer(options);
+    const events = options.events;
+    this.rtsp = new RtspServer({
+      ...options,
+      onReaderEvents: (readers) => {
+        for (const e of readers) {
+          const { id, stream, remoteAddress, transport, tls } = e.reader;
+          if (e.kind === 'join') {
+            this.#log.info({ reader: id, stream, remoteAddress, transport, tls }, 'RTSP reader joined');
+            events?.emit('readerJoin', { reader: e.reader });
+          } else {
+            this.#log.info({ reader: id, stream, remoteAddress, transport, tls, bytesSent: e.bytesSent }, 'RTSP reader left');
+            events?.emit('readerLeave', { reader: e.reader, bytesSent: e.bytesSent });
+          }
+        }
+      },
+    });
+    this.readers = this.rtsp.readers;
     this.nativeIngest = options.nativeIngest ? this.#nativeIngestPort() : undefined;
   }
 

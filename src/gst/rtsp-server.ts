@@ -24,6 +24,7 @@ import { MountKey } from './mount-key';
 import { ReaderLimit } from './reader-limit';
 import { rtspAuthFor } from './rtsp-access';
 import { RtspCountersLog } from './rtsp-counters-log';
+import { RtspReaders, type ReaderEvent } from './rtsp-readers';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate, TlsConnections } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
@@ -60,6 +61,8 @@ export interface RtspServerOptions {
   readonly maxConnections: number;
   /** RTSP connections at once from one client address. */
   readonly maxConnectionsPerAddress: number;
+  /** Readers that joined and left, once a second on Node's thread (needs the native plugin). */
+  readonly onReaderEvents?: ((events: readonly ReaderEvent[]) => void) | undefined;
   readonly logger: Logger;
 }
 
@@ -96,6 +99,8 @@ export class RtspServer {
   readonly #mediaWatch: MediaWatch;
   readonly #fastStart: FastStart | undefined;
   readonly #readerLimit: ReaderLimit | undefined;
+  /** Every reader, to list and kick; undefined without the native plugin. */
+  readonly readers: RtspReaders | undefined;
   readonly #counters: RtspCountersLog;
   readonly #memory: MemoryReclaimer;
   readonly #released = new Map<Media, ReleasedMedia>();
@@ -136,6 +141,7 @@ export class RtspServer {
     // there (without media) until the session timeout, and would count against new readers.
     // Readers are counted by their session medias in the native limit instead.
     this.#readerLimit = ReaderLimit.attach(servers, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
+    this.readers = RtspReaders.attach(servers, options.logger);
     const { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress } = options;
     this.#counters = new RtspCountersLog(options.logger, {
       fastStart: this.#fastStart,
@@ -226,7 +232,13 @@ export class RtspServer {
       if (reaped > 0) this.#options.logger.info({ sessions: reaped }, 'reaped RTSP sessions of vanished readers');
       this.#counters.tick();
       this.#memory.tick(this.#watchReleased());
+      this.#drainReaderEvents();
     }, CLEANUP_INTERVAL_MS);
+  }
+
+  #drainReaderEvents(): void {
+    const events = this.readers?.takeEvents();
+    if (events?.length) this.#options.onReaderEvents?.(events);
   }
 
   mount(path: string, factory: MediaFactory): void {
@@ -265,13 +277,23 @@ export class RtspServer {
 
   /** Closes the connections of that media's readers, which ends their sessions. */
   closeSessions(binPrefix: string): void {
+    // Their last byte counts are read while their connections are still open.
+    this.readers?.refresh();
     this.#sessions.close(binPrefix);
   }
 
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
+    const running = this.#cleanupTimer !== undefined;
     clearInterval(this.#cleanupTimer);
     this.#cleanupTimer = undefined;
+    // The readers still here leave now (once), with what they were sent: their native leaves
+    // would come after the last drain.
+    if (running) {
+      this.#drainReaderEvents();
+      const remaining = this.readers?.list() ?? [];
+      if (remaining.length) this.#options.onReaderEvents?.(remaining.map(({ bytesSent, ...reader }) => ({ kind: 'leave', reader, bytesSent })));
+    }
     this.#fastStart?.close();
     this.#readerLimit?.close();
     this.#tls?.close();

@@ -1,5 +1,6 @@
 // Every HTTP request but /healthz is authorised before its route runs: pushes need `publish`
-// on their stream, the /v1 API `api` (on the stream it names, or "*" for lists). Missing or
+// on their stream, the /v1 API `api` (on the stream it names, a kicked reader's stream, or "*"
+// for lists of every stream). Missing or
 // wrong credentials get 401 with Basic and Bearer challenges, a known user without the
 // permission 403. The Authorization header is never logged (see the logger's redaction). A
 // client expecting 100 Continue gets it only once allowed.
@@ -9,6 +10,7 @@ import type { Authorizer } from '../auth/authorizer';
 import { parseAuthorization } from '../auth/http-credentials';
 import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
+import type { ReaderControl } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import { sendError } from './error-reply';
 import { closeGently } from './push-routes';
@@ -16,9 +18,9 @@ import { closeGently } from './push-routes';
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
 const OPEN_PATHS = new Set(['/healthz']);
 
-export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger, events: GatewayEvents): void {
+export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger, events: GatewayEvents, readers?: ReaderControl): void {
   app.addHook('onRequest', async (request, reply) => {
-    const target = accessTarget(request);
+    const target = accessTarget(request, readers);
     if (!target) return continueIfExpected(request, reply);
     const decision = await authorizer.decide({
       credentials: parseAuthorization(request.headers.authorization),
@@ -52,11 +54,22 @@ function continueIfExpected(request: FastifyRequest, reply: FastifyReply): void 
   if (request.headers.expect?.toLowerCase() === '100-continue' && !reply.raw.headersSent) reply.raw.writeContinue();
 }
 
-function accessTarget(request: FastifyRequest): { action: Action; stream: string } | undefined {
+function accessTarget(request: FastifyRequest, readers: ReaderControl | undefined): { action: Action; stream: string } | undefined {
   const path = request.url.split('?')[0] ?? '';
   if (OPEN_PATHS.has(path)) return undefined;
-  const wildcard = (request.params as Record<string, string> | undefined)?.['*'];
+  const params = request.params as Record<string, string> | undefined;
+  const wildcard = params?.['*'];
   if (path.startsWith('/push/')) return { action: 'publish', stream: wildcard ?? path.slice('/push/'.length) };
-  if (path.startsWith('/v1/streams/') && wildcard) return { action: 'api', stream: wildcard };
+  if ((path.startsWith('/v1/streams/') || path.startsWith('/v1/publishers/')) && wildcard) return { action: 'api', stream: wildcard };
+  if (path === '/v1/readers') {
+    const stream = (request.query as Record<string, unknown> | undefined)?.stream;
+    return { action: 'api', stream: typeof stream === 'string' ? stream : '*' };
+  }
+  // A reader is kicked with the permission on its stream; an unknown id needs "*", so that ids
+  // of other streams' readers cannot be probed.
+  if (path.startsWith('/v1/readers/') && params?.id) {
+    const id = params.id;
+    return { action: 'api', stream: readers?.list().find((r) => r.id === id)?.stream ?? '*' };
+  }
   return { action: 'api', stream: '*' };
 }

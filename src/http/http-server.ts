@@ -7,13 +7,14 @@ import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
 import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
-import type { NativeIngestPort } from '../core/media-engine';
+import type { NativeIngestPort, ReaderControl } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import type { GatewayEvents } from '../core/gateway-events';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
 import { registerAccessHook } from './access-hook';
 import { registerApiRoutes } from './api-routes';
+import { registerControlRoutes } from './control-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerPushRoutes } from './push-routes';
 import { createRawPushServer } from './raw-push';
@@ -31,6 +32,8 @@ export interface HttpServerOptions {
   readonly authorizer: Authorizer;
   /** Read raw H.264/H.265 pushes over plain HTTP natively (none: all in JavaScript). */
   readonly nativeIngest?: NativeIngestPort | undefined;
+  /** RTSP readers for the control API (none: listing and kicking readers answer 501). */
+  readonly readers?: ReaderControl | undefined;
 }
 
 export interface HttpLimits {
@@ -82,7 +85,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
-  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }), options.events);
+  registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }), options.events, options.readers);
   registerPushRoutes(app, {
     registry: options.registry,
     clock: options.clock,
@@ -92,6 +95,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     nativeIngest,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
+  registerControlRoutes(app, { registry: options.registry, readers: options.readers, logger: options.logger.child({ module: 'control' }) });
   app.server.maxConnections = options.limits.maxConnections;
   // Node would answer "Expect: 100-continue" with 100 at once, before any route or access check
   // ran; with a listener, it hands such requests over as they are, and the access hook sends

@@ -76,6 +76,7 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
   publication.countWith(count);
   const stopCounting = countEverySecond(count);
   let onAbort: (() => void) | undefined;
+  let onKicked: (() => void) | undefined;
 
   const error = await new Promise<PushgateError | undefined>((resolve) => {
     let spsSerial = -1;
@@ -103,14 +104,17 @@ export async function runNativePush(request: NativePushRequest, deps: NativePush
       if (reader.state !== 'running') resolve(outcomeError(reader, publication.started, deps.idleTimeoutMs));
     };
     onAbort = () => fail(request.signal?.reason);
+    onKicked = () => fail(publication.kicked.reason);
     if (request.signal?.aborted) onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });
+    publication.kicked.addEventListener('abort', onKicked, { once: true });
     reader.onChange(onChange);
     onChange();
   });
 
   stopCounting();
   if (onAbort) request.signal?.removeEventListener('abort', onAbort);
+  if (onKicked) publication.kicked.removeEventListener('abort', onKicked);
   reader.stop();
   count();
   const summary: PushSummary = {

@@ -79,6 +79,9 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     return handedOver;
   }
   const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format, ingest: 'node' });
+  // Kicked by an operator: the read ends with the kick's error, as with an abort.
+  const onKicked = (): void => chunks.abort(publication.kicked.reason);
+  publication.kicked.addEventListener('abort', onKicked, { once: true });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
   const ingester = createIngester(format, {
     tracks: (tracks) => publication.start(tracks),
@@ -114,6 +117,7 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   } catch (err) {
     error = asPushError(err, bytes);
   } finally {
+    publication.kicked.removeEventListener('abort', onKicked);
     pacer.close();
     chunks.stop();
   }
@@ -126,6 +130,8 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
  * within the grace period; bad input may not.
  */
 export function concludePush(publication: Publication, log: Logger, summary: PushSummary, error: PushgateError | undefined): PushSummary {
+  // Kicked after its body ended (while the last units played out): still a kicked push.
+  if (!error && publication.kicked.aborted) error = asPushError(publication.kicked.reason, summary.bytes);
   if (!error) {
     publication.end({ kind: 'ended' });
     log.info(summary, 'push finished');
@@ -199,6 +205,11 @@ class BodyReader {
       this.#waitingSince ??= this.#clock.now();
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
+  }
+
+  /** Ends the read: the next (or a waiting) next() throws `reason`. */
+  abort(reason: unknown): void {
+    this.#fail(reason);
   }
 
   stop(): void {

@@ -68,6 +68,7 @@ function setup(): { registry: StreamRegistry; outputs: FakeOutput[]; opened: str
       return output;
     },
     nativeIngest: undefined,
+    readers: undefined,
   };
   const opened: string[] = [];
   const clock = new FakeClock();

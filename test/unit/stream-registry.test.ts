@@ -28,6 +28,7 @@ class FakeOutput implements StreamOutput {
 
 class FakeEngine implements MediaEngine {
   readonly nativeIngest = undefined;
+  readonly readers = undefined;
   outputs: FakeOutput[] = [];
   createOutput(): StreamOutput {
     const output = new FakeOutput();
@@ -193,4 +194,43 @@ void test('publish and unpublish events: one of each per push, with the reason, 
     ['publish', { stream: 'cam', remoteAddress: '10.0.0.1', format: 'h264', resumed: true }],
     ['unpublish', { stream: 'cam', remoteAddress: '10.0.0.1', reason: 'bad bytes', code: 'INVALID_MEDIA', bytesIn: 10, durationMs: 0 }],
   ]);
+});
+
+void test('a kicked publisher: its push is told with PUBLISHER_KICKED, readers get end of stream at once (no grace period), and the name is free', () => {
+  const engine = new FakeEngine();
+  const events = new GatewayEvents(silentLogger);
+  const unpublished: { code: string | null; reason: string }[] = [];
+  events.on('unpublish', (event) => unpublished.push({ code: event.code, reason: event.reason }));
+  const registry = new StreamRegistry({ engine, clock: new FakeClock(), logger: silentLogger, graceMs: 60_000, events });
+  const publication = registry.publish('site1/cam', publisher);
+  publication.start(HD);
+  assert.equal(publication.kicked.aborted, false);
+
+  const kicked = registry.kickPublisher('site1/cam', 'operator says so');
+  assert.equal(kicked.remoteAddress, '10.0.0.1');
+  assert.equal(publication.kicked.aborted, true, 'the push is told');
+  const reason: unknown = publication.kicked.reason;
+  assert.ok(reason instanceof PushgateError && reason.code === 'PUBLISHER_KICKED' && reason.status === 409);
+  assert.match(engine.outputs[0]?.closedWith ?? '', /kicked/, 'readers get end of stream now');
+  assert.equal(registry.get('site1/cam'), undefined, 'no grace period: the stream is gone');
+  assert.deepEqual(unpublished, [{ code: 'PUBLISHER_KICKED', reason: 'publisher kicked: operator says so' }]);
+
+  // The push then ends as it notices: nothing more happens, and the name can be pushed again.
+  publication.end({ kind: 'failed', reason: 'the push was ended by an operator', code: 'PUBLISHER_KICKED' });
+  publication.write(frame);
+  assert.equal(engine.outputs[0]?.units.length, 0);
+  assert.equal(unpublished.length, 1);
+  registry.publish('site1/cam', publisher).start(HD);
+  assert.equal(engine.outputs.length, 2);
+});
+
+void test('kicking a name nobody pushes (unknown, or waiting in its grace period) is PUBLISHER_NOT_FOUND', () => {
+  const { registry } = setup();
+  assert.throws(() => registry.kickPublisher('nobody', 'x'), (err: unknown) => err instanceof PushgateError && err.code === 'PUBLISHER_NOT_FOUND' && err.status === 404);
+  const publication = registry.publish('cam', publisher);
+  publication.start(HD);
+  publication.end({ kind: 'ended' });
+  assert.equal(registry.get('cam')?.state, 'grace');
+  assert.throws(() => registry.kickPublisher('cam', 'x'), (err: unknown) => err instanceof PushgateError && err.code === 'PUBLISHER_NOT_FOUND');
+  registry.closeAll('test over');
 });
