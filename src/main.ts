@@ -38,10 +38,14 @@ function reload(cause: string): void {
   }
 }
 
+let signals = 0;
+
+/** The first signal drains (--drain-timeout) then closes; a second one closes at once. */
 function stop(signal: string): void {
   logger.info({ signal }, 'signal received');
   watcher?.close();
-  const closing = gateway ? gateway.close() : Promise.resolve();
+  const drain = signals++ === 0 && gateway && config.drainMs > 0;
+  const closing = !gateway ? Promise.resolve() : drain ? gateway.drain(config.drainMs).then(() => gateway?.close()) : gateway.close();
   closing
     .then(() => {
       quitMainLoop();
@@ -52,8 +56,8 @@ function stop(signal: string): void {
       process.exit(1);
     });
 }
-process.once('SIGINT', () => stop('SIGINT'));
-process.once('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
 // SIGHUP (which would end the process) reloads the config file, as a change of the file does.
 process.on('SIGHUP', () => (configFile ? reload('SIGHUP') : logger.warn('SIGHUP: no config file (--config) to reload')));
 

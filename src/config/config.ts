@@ -32,6 +32,8 @@ export interface Config {
   readonly plainHttp: boolean;
   /** Listen on the plain RTSP port too (with TLS on, it can be switched off). */
   readonly plainRtsp: boolean;
+  /** On SIGTERM/SIGINT, refuse new pushes but serve readers this long before stopping (0: stop at once). */
+  readonly drainMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -111,6 +113,7 @@ export const OPTIONS = [
   spec({ key: 'httpsPort', flag: '--https-port <port>', env: 'PUSHGATE_HTTPS_PORT', description: 'HTTPS port for pushes and the API, with --tls-cert (0 = any free port)', defaultValue: 8443, parse: integer(0, 65535) }),
   spec({ key: 'rtspsPort', flag: '--rtsps-port <port>', env: 'PUSHGATE_RTSPS_PORT', description: 'RTSPS port for readers, with --tls-cert (0 = any free port)', defaultValue: 8322, parse: integer(0, 65535) }),
   spec({ key: 'plainHttp', flag: '--plain-http <on|off>', env: 'PUSHGATE_PLAIN_HTTP', description: 'also listen on the plain HTTP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
+  spec({ key: 'drainMs', flag: '--drain-timeout <ms>', env: 'PUSHGATE_DRAIN_TIMEOUT_MS', description: 'on SIGTERM or SIGINT, first drain: /readyz answers 503, new pushes get 503 DRAINING, readers are served until they and the pushes are gone or this long has passed; a second signal stops at once (0 = stop at once)', defaultValue: 0, parse: integer(0, 86_400_000) }),
   spec({ key: 'plainRtsp', flag: '--plain-rtsp <on|off>', env: 'PUSHGATE_PLAIN_RTSP', description: 'also listen on the plain RTSP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
 ] as const;
 

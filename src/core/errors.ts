@@ -23,6 +23,7 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, doc: 'No or wrong credentials; the WWW-Authenticate header says which schemes are accepted.' },
   FORBIDDEN: { status: 403, doc: 'The credentials are right but do not allow this action on this stream from this address.' },
   SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
+  DRAINING: { status: 503, doc: 'The gateway is draining before a restart: it serves its readers but takes no new push (push to another node).' },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -31,16 +31,23 @@ export class StreamRegistry {
   readonly #streams = new Map<string, Stream>();
   /** The push of each stream that has a publisher now. */
   readonly #publications = new Map<Stream, Publication>();
-  readonly #options: StreamRegistryOptions;
+  #options: StreamRegistryOptions;
   #closed = false;
+  #draining = false;
 
   constructor(options: StreamRegistryOptions) {
     this.#options = options;
   }
 
+  /** For the next publish and the next dropped publisher (a reloaded config). */
+  setLimits(limits: Pick<StreamRegistryOptions, 'maxStreams' | 'graceMs'>): void {
+    this.#options = { ...this.#options, ...limits };
+  }
+
   /** Claims `name` for a new publisher. Throws STREAM_BUSY when another publisher is live on it. */
   publish(name: string, publisher: PublisherInfo): Publication {
     if (this.#closed) throw new PushgateError('SHUTTING_DOWN', 'the gateway is shutting down');
+    if (this.#draining) throw new PushgateError('DRAINING', 'the gateway is draining before a restart and takes no new push: push to another node');
     let stream = this.#streams.get(name);
     if (stream?.publisher) {
       throw new PushgateError(
@@ -95,6 +102,11 @@ export class StreamRegistry {
 
   list(): StreamDescription[] {
     return [...this.#streams.values()].map((s) => s.describe());
+  }
+
+  /** From now on every push is refused with DRAINING; the streams live now go on. */
+  drain(): void {
+    this.#draining = true;
   }
 
   /** Ends every stream for its readers: used on shutdown. */

@@ -16,7 +16,7 @@ import { sendError } from './error-reply';
 import { closeGently } from './push-routes';
 
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
-const OPEN_PATHS = new Set(['/healthz']);
+const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
 export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger, events: GatewayEvents, readers?: ReaderControl): void {
   app.addHook('onRequest', async (request, reply) => {

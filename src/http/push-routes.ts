@@ -14,6 +14,7 @@ import { isRawVideo, type IngestFormat } from '../core/stream';
 import type { NativeIngestPort, RawPushBody } from '../core/media-engine';
 import { runNativePush } from '../ingest/native-push';
 import { PushFailure, runPush, type PushSummary } from '../ingest/push-session';
+import { pushErrorSchema, pushSummarySchema, streamParams } from './api-schemas';
 import { sendError } from './error-reply';
 import { rawPushOf } from './raw-push';
 
@@ -92,8 +93,17 @@ export function registerPushRoutes(app: FastifyInstance, options: PushRoutesOpti
       release();
     }
   };
-  app.post('/push/*', handler);
-  app.put('/push/*', handler);
+  const schema = {
+    summary: 'Push a live stream (H.264 or H.265 Annex B, or MPEG-TS) for as long as it lasts',
+    params: streamParams,
+    response: {
+      200: { description: 'The push ended and its stream was served', ...pushSummarySchema },
+      '4xx': pushErrorSchema,
+      '5xx': pushErrorSchema,
+    },
+  };
+  app.post('/push/*', { schema }, handler);
+  app.put('/push/*', { schema }, handler);
 }
 
 /** How long a publisher answered mid-body has to stop sending before its connection is reset. */

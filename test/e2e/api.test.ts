@@ -1,9 +1,10 @@
 // The HTTP API describes what is live, and nested names such as site1/cam2 work for push, API
 // and RTSP alike.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { FfmpegReader, ffmpegPublisher, ffprobe, getStream, getStreams, json, request, type ErrorBody } from './helpers/clients';
-import { Gateway } from './helpers/gateway';
+import { Gateway, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { sleep, waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
@@ -111,4 +112,32 @@ void test('a nested name plays over RTSP under the same path, and only there', a
   } finally {
     client.close();
   }
+});
+
+void test('GET /v1/openapi.json is an OpenAPI 3 document of every route, made from the schemas the routes answer with', async () => {
+  const result = await request('GET', `${gateway.http}/v1/openapi.json`);
+  assert.equal(result.status, 200);
+  const document = json<{
+    openapi: string;
+    info: { version: string };
+    paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, unknown> }; responses: Record<string, { content?: Record<string, { schema: { properties?: Record<string, unknown> } }> }> }>>;
+  }>(result);
+  assert.match(document.openapi, /^3\.0\./);
+  assert.equal(document.info.version, (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { version: string }).version);
+  const operations = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+  for (const expected of ['POST /push/{name}', 'PUT /push/{name}', 'GET /healthz', 'GET /readyz', 'GET /v1/streams', 'GET /v1/streams/{name}', 'GET /v1/readers', 'DELETE /v1/readers/{id}', 'DELETE /v1/publishers/{name}', 'GET /metrics']) {
+    assert.ok(operations.includes(expected), `${expected} is documented (got ${operations.join(', ')})`);
+  }
+  assert.ok(!operations.some((op) => op.includes('openapi')), 'the document itself is not listed');
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      assert.ok(Object.keys(operation.responses).length > 0, `${method} ${path} documents its answers`);
+      if (path.includes('{name}')) assert.ok(operation.parameters?.some((p) => p.in === 'path' && p.name === 'name'), `${method} ${path} names its path parameter`);
+    }
+  }
+  assert.ok(document.paths['/push/{name}']?.post?.requestBody?.content['video/h264'], 'the push body is described');
+  // What the schema documents is what the route answers: every field of a real stream.
+  const streamSchema = document.paths['/v1/streams/{name}']?.get?.responses['200']?.content?.['application/json']?.schema;
+  const stream = json<Record<string, unknown>>(await request('GET', `${gateway.http}/v1/streams/plain`));
+  assert.deepEqual(Object.keys(streamSchema?.properties ?? {}).sort(), Object.keys(stream).sort());
 });

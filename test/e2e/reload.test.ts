@@ -5,6 +5,8 @@
 // stalls.
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashSha256 } from '../../src/auth/secrets';
 import { FfmpegReader, curlPush, json, request } from './helpers/clients';
@@ -139,6 +141,32 @@ void test('an option that needs a restart is named and not applied', async () =>
   assert.match(String(warning.msg), /need a restart and are not applied: rtspThreads/);
   await gateway.waitForLog((l) => l.msg === 'config reloaded: nothing to apply', 5000, 'the reload summary');
   await nextReloadLog(() => writeFileSync(configFile, config()));
+});
+
+void test('webhooks added by a reload are called for the next event', async () => {
+  const received: { event?: string; result?: string }[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      received.push(JSON.parse(body) as { event?: string });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    assert.equal(await carolPush(), 401);
+    const log = await nextReloadLog(() => writeFileSync(configFile, config({ extra: `webhooks:\n  - {url: "${url}", events: [authRefused]}\n` })));
+    assert.equal(log.webhooks, true);
+    assert.equal(await carolPush(), 401);
+    await waitFor(() => received.length > 0, 5000, 'the webhook');
+    assert.equal(received.length, 1, 'only the refusal after the reload');
+    assert.equal(received[0]?.event, 'authRefused');
+    await nextReloadLog(() => writeFileSync(configFile, config()));
+  } finally {
+    receiver.close();
+  }
 });
 
 void test('through every reload the reader played without a stall', async () => {

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { FfmpegReader, GstReader, curlPushProc, curlResult, ffmpegPublisher, getStream, request, type HttpResult } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
-import { sleep, stopAll, waitFor } from './helpers/processes';
+import { sleep, stopAll, waitFor, within } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
 
 let media: MediaDir;
@@ -103,4 +103,45 @@ void test('SIGINT: an idle gateway and one with a publisher and a reader exit 0'
     (err: Error) => err,
   );
   assert.ok(refused, 'the HTTP port still answers after exit');
+});
+
+void test('with --drain-timeout, SIGTERM drains: /readyz 503, new pushes 503 DRAINING, readers served until they leave, then exit 0', async () => {
+  const gateway = await Gateway.start(['--drain-timeout', '20000']);
+  gateways.push(gateway);
+  assert.deepEqual(JSON.parse((await request('GET', `${gateway.http}/readyz`)).text), { status: 'ready' });
+  ffmpegPublisher(clip, gateway.pushUrl('cam'), 'h264');
+  await waitLive(gateway, 'cam');
+  const reader = new FfmpegReader(gateway.rtspUrl('cam'), 'tcp');
+  await reader.waitForFrames(10, 10_000);
+  gateway.proc.kill('SIGTERM');
+  await gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining'), 5000, 'the drain to start');
+  const ready = await request('GET', `${gateway.http}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.deepEqual(JSON.parse(ready.text), { status: 'draining' });
+  const refused = await request('POST', gateway.pushUrl('other'), { headers: { 'content-type': 'video/h264' }, body: 'x' });
+  assert.equal(refused.status, 503);
+  assert.equal((JSON.parse(refused.text) as { error: { code: string } }).error.code, 'DRAINING');
+  // The reader goes on while the drain lasts, and the gateway waits for it.
+  await reader.waitForMoreFrames(45, 10_000);
+  assert.ok(gateway.proc.running, 'still serving its reader');
+  const leftAt = performance.now();
+  reader.proc.kill();
+  const exit = await gateway.proc.exited;
+  assert.equal(exit.code, 0);
+  assert.ok(performance.now() - leftAt < 5000, 'stops soon after the last reader left, long before the drain timeout');
+});
+
+void test('a second signal during a drain stops at once', async () => {
+  const gateway = await Gateway.start(['--drain-timeout', '60000']);
+  gateways.push(gateway);
+  ffmpegPublisher(clip, gateway.pushUrl('cam'), 'h264');
+  await waitLive(gateway, 'cam');
+  const reader = new FfmpegReader(gateway.rtspUrl('cam'), 'tcp');
+  await reader.waitForFrames(10, 10_000);
+  gateway.proc.kill('SIGTERM');
+  await gateway.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining'), 5000, 'the drain to start');
+  gateway.proc.kill('SIGINT');
+  const exit = await within(gateway.proc.exited, 10_000);
+  assert.equal(exit?.code, 0);
+  reader.proc.kill();
 });
