@@ -17,7 +17,9 @@ import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
 import { gstVersion } from './gst/runtime';
 import { createHttpServer, type HttpServerOptions } from './http/http-server';
+import { EventCounts } from './observability/event-counts';
 import type { RootLogger } from './observability/logger';
+import { GatewayMetrics, type MetricsSources } from './observability/metrics';
 import { Webhooks } from './observability/webhooks';
 
 /** Lets readers receive end of stream before their connections close. */
@@ -40,6 +42,8 @@ export class Gateway {
   readonly #engine: GstMediaEngine;
   readonly #registry: StreamRegistry;
   readonly #events: GatewayEvents;
+  /** Totals of the events /metrics reports. */
+  readonly #eventCounts: EventCounts;
   /** Plain HTTP, when on. */
   readonly #http: HttpListener | undefined;
   /** HTTPS, with TLS. Same routes, same registry. */
@@ -52,6 +56,7 @@ export class Gateway {
   private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined, options: GatewayOptions) {
     this.#logger = logger;
     this.#events = new GatewayEvents(logger.child({ module: 'events' }));
+    this.#eventCounts = new EventCounts(this.#events);
     this.#webhooks = new Webhooks({ events: this.#events, config: options.webhooks ?? DEFAULT_WEBHOOKS, logger: logger.child({ module: 'webhooks' }) });
     this.#authorizer = createAuthorizer(access);
     this.#engine = new GstMediaEngine({
@@ -79,6 +84,7 @@ export class Gateway {
       events: this.#events,
     });
     const http: HttpServerOptions = {
+      metrics: new GatewayMetrics(this.#metricsSources()),
       registry: this.#registry,
       events: this.#events,
       clock: gatewayClock,
@@ -148,6 +154,19 @@ export class Gateway {
       logger: this.#logger.child({ module: 'demo', stream: 'demo' }),
     });
     this.#demo.start();
+  }
+
+  /** What /metrics reads, each when it is scraped. */
+  #metricsSources(): MetricsSources {
+    const engine = this.#engine;
+    return {
+      streams: () => this.#registry.list(),
+      events: () => this.#eventCounts.totals(),
+      rtsp: () => engine.rtsp.metricsCounters().requests,
+      fastStart: () => engine.rtsp.metricsCounters().fastStart,
+      readers: () => engine.readers?.list(),
+      webhooks: () => this.#webhooks.stats().total,
+    };
   }
 
   /** The plain HTTP port; undefined when plain HTTP is off. */

@@ -29,6 +29,15 @@ export interface FastStartCounters {
   readonly warmFailures: number;
 }
 
+/** How long video primes took, from the reader's PLAY until it was live, in fixed buckets. */
+export interface PrimeTimes {
+  /** Upper bounds of the buckets, in seconds, ascending. */
+  readonly boundsSeconds: readonly number[];
+  /** Primes per bucket (not cumulative): one more than the bounds, the last beyond them all. */
+  readonly counts: readonly number[];
+  readonly sumSeconds: number;
+}
+
 export class FastStart {
   readonly #element: NativeElement;
   #closed = false;
@@ -91,10 +100,37 @@ export class FastStart {
     };
   }
 
+  primeTimes(): PrimeTimes {
+    return parsePrimeTimes(textOf(this.#element.getProperty('prime-times')));
+  }
+
   /** Detaches from the servers and releases every media still held. Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#element.setProperty('detach', true);
   }
+}
+
+/** Reads pgfaststart's "prime-times": "1000=3 2500=1 ... inf=0 sum_us=4100" (bounds in µs). */
+export function parsePrimeTimes(text: string): PrimeTimes {
+  const boundsSeconds: number[] = [];
+  const counts: number[] = [];
+  let sumSeconds = 0;
+  for (const pair of text.trim().split(/\s+/)) {
+    const [key, value] = pair.split('=');
+    const n = Number(value);
+    if (key === undefined || !Number.isFinite(n)) continue;
+    if (key === 'sum_us') sumSeconds = n / 1e6;
+    else if (key === 'inf') counts.push(n);
+    else if (Number.isFinite(Number(key))) {
+      boundsSeconds.push(Number(key) / 1e6);
+      counts.push(n);
+    }
+  }
+  return { boundsSeconds, counts, sumSeconds };
+}
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }

@@ -14,10 +14,11 @@
 // (memory-reclaimer.ts).
 import type { Authorizer } from '../auth/authorizer';
 import { PushgateError } from '../core/errors';
+import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
 import type { FastStartMode } from '../core/media-engine';
 import { ConnectionLimit } from './connection-limit';
-import { FastStart } from './fast-start';
+import { FastStart, type FastStartCounters, type PrimeTimes } from './fast-start';
 import { MediaWatch } from './media-watch';
 import { MemoryReclaimer } from './memory-reclaimer';
 import { MountKey } from './mount-key';
@@ -26,6 +27,7 @@ import { rtspAuthFor } from './rtsp-access';
 import { RtspCountersLog } from './rtsp-counters-log';
 import { RtspReaders, type ReaderEvent } from './rtsp-readers';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
+import { RtspStats, type RtspRequestCounts } from './rtsp-stats';
 import { allowAnonymous, createOpenRtspAuth, enableTls, loadTlsCertificate, TlsConnections } from './rtsp-tls';
 import { GLib, GstRtspServer } from './runtime';
 
@@ -57,6 +59,8 @@ export interface RtspServerOptions {
   readonly maxReaders: number;
   /** Decides who may read which stream (no RTSP auth at all when anyone may read anything). */
   readonly authorizer?: Authorizer | undefined;
+  /** Told of RTSP requests refused by the authorizer (authRefused). */
+  readonly events?: GatewayEvents | undefined;
   /** RTSP connections at once over both listeners; more are closed as they are accepted. */
   readonly maxConnections: number;
   /** RTSP connections at once from one client address. */
@@ -76,6 +80,12 @@ interface ReleasedMedia {
   readonly log: Logger;
   readonly since: number;
   warned: boolean;
+}
+
+/** The native counters /metrics reads, as plain data; undefined where the element is missing. */
+export interface RtspMetricsCounters {
+  readonly requests: RtspRequestCounts | undefined;
+  readonly fastStart: (FastStartCounters & { readonly primeTimes: PrimeTimes }) | undefined;
 }
 
 /** One listening GstRTSPServer (plain or TLS). */
@@ -99,6 +109,7 @@ export class RtspServer {
   readonly #mediaWatch: MediaWatch;
   readonly #fastStart: FastStart | undefined;
   readonly #readerLimit: ReaderLimit | undefined;
+  readonly #stats: RtspStats | undefined;
   /** Every reader, to list and kick; undefined without the native plugin. */
   readonly readers: RtspReaders | undefined;
   readonly #counters: RtspCountersLog;
@@ -113,7 +124,7 @@ export class RtspServer {
     threads.setMaxThreads(options.clientThreads);
     // Each server its own auth (TLS is a property of the auth); none at all on plain RTSP when
     // anyone may read anything, so no JavaScript runs per request there.
-    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger) : undefined);
+    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger, false, options.events) : undefined);
     if (options.port !== undefined) {
       const listener = this.#listener('rtsp', options.port, threads);
       const auth = authFor();
@@ -141,6 +152,7 @@ export class RtspServer {
     // there (without media) until the session timeout, and would count against new readers.
     // Readers are counted by their session medias in the native limit instead.
     this.#readerLimit = ReaderLimit.attach(servers, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
+    this.#stats = RtspStats.attach(servers, options.logger);
     this.readers = RtspReaders.attach(servers, options.logger);
     const { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress } = options;
     this.#counters = new RtspCountersLog(options.logger, {
@@ -282,6 +294,15 @@ export class RtspServer {
     this.#sessions.close(binPrefix);
   }
 
+  /** Read on Node's thread when /metrics is scraped. */
+  metricsCounters(): RtspMetricsCounters {
+    const fastStart = this.#fastStart;
+    return {
+      requests: this.#stats?.counts(),
+      fastStart: fastStart && { ...fastStart.counters(), primeTimes: fastStart.primeTimes() },
+    };
+  }
+
   /** Stops listening and closes every client. Idempotent. */
   close(): void {
     const running = this.#cleanupTimer !== undefined;
@@ -296,6 +317,7 @@ export class RtspServer {
     }
     this.#fastStart?.close();
     this.#readerLimit?.close();
+    this.#stats?.close();
     this.#tls?.close();
     this.#released.clear();
     for (const listener of this.#listeners) listener.server.clientFilter(() => REMOVE);

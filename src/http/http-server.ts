@@ -16,6 +16,7 @@ import { registerAccessHook } from './access-hook';
 import { registerApiRoutes } from './api-routes';
 import { registerControlRoutes } from './control-routes';
 import { errorBody, sendError } from './error-reply';
+import { registerMetricsRoute, type MetricsExposition } from './metrics-route';
 import { registerPushRoutes } from './push-routes';
 import { createRawPushServer } from './raw-push';
 
@@ -32,6 +33,8 @@ export interface HttpServerOptions {
   readonly authorizer: Authorizer;
   /** Read raw H.264/H.265 pushes over plain HTTP natively (none: all in JavaScript). */
   readonly nativeIngest?: NativeIngestPort | undefined;
+  /** Serve GET /metrics (Prometheus text format) from this. */
+  readonly metrics?: MetricsExposition | undefined;
   /** RTSP readers for the control API (none: listing and kicking readers answer 501). */
   readonly readers?: ReaderControl | undefined;
 }
@@ -95,6 +98,7 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     nativeIngest,
   });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
+  if (options.metrics) registerMetricsRoute(app, options.metrics);
   registerControlRoutes(app, { registry: options.registry, readers: options.readers, logger: options.logger.child({ module: 'control' }) });
   app.server.maxConnections = options.limits.maxConnections;
   // Node would answer "Expect: 100-continue" with 100 at once, before any route or access check

@@ -1,0 +1,48 @@
+// Totals of the gateway events that /metrics reports: pushes ended (by error code) and refused
+// requests (by protocol, action and result). One listener call per push or refusal, never per
+// packet; the totals are read when /metrics is scraped.
+import type { GatewayEventMap, GatewayEvents } from '../core/gateway-events';
+
+type Refusal = GatewayEventMap['authRefused'];
+
+export interface AuthRefusalCount {
+  readonly protocol: Refusal['protocol'];
+  readonly action: Refusal['action'];
+  readonly result: Refusal['result'];
+  readonly count: number;
+}
+
+export interface EventTotals {
+  /** Pushes that ended after they were accepted, by error code ("none": a clean end). */
+  readonly pushesEnded: ReadonlyMap<string, number>;
+  readonly authRefusals: readonly AuthRefusalCount[];
+}
+
+export class EventCounts {
+  readonly #pushesEnded = new Map<string, number>();
+  readonly #refusals = new Map<string, AuthRefusalCount>();
+  readonly #stop: (() => void)[];
+
+  constructor(events: GatewayEvents) {
+    this.#stop = [
+      events.on('unpublish', ({ code }) => {
+        const key = code ?? 'none';
+        this.#pushesEnded.set(key, (this.#pushesEnded.get(key) ?? 0) + 1);
+      }),
+      events.on('authRefused', ({ protocol, action, result }) => {
+        const key = `${protocol} ${action} ${result}`;
+        const seen = this.#refusals.get(key);
+        this.#refusals.set(key, { protocol, action, result, count: (seen?.count ?? 0) + 1 });
+      }),
+    ];
+  }
+
+  totals(): EventTotals {
+    return { pushesEnded: new Map(this.#pushesEnded), authRefusals: [...this.#refusals.values()] };
+  }
+
+  /** Stops listening (the totals stay readable). Idempotent. */
+  close(): void {
+    for (const stop of this.#stop.splice(0)) stop();
+  }
+}
