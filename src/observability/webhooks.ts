@@ -49,7 +49,8 @@ export interface WebhooksOptions {
 const RETRY_BASE_MS = 500;
 const RETRY_MAX_MS = 30_000;
 const CLOSE_GRACE_MS = 1000;
-const DROP_LOG_INTERVAL_MS = 1000;
+/** Drops and failures are logged at most this often per hook, with a count. */
+const LOG_INTERVAL_MS = 1000;
 
 interface Delivery {
   readonly id: string;
@@ -173,14 +174,16 @@ class HookSender {
   #loop: Promise<void> = Promise.resolve();
   #inFlight: AbortController | undefined;
   #backoff: AbortController | undefined;
-  #dropTimer: NodeJS.Timeout | undefined;
-  #dropsUnlogged = 0;
+  readonly #dropLog: ThrottledWarning;
+  readonly #failureLog: ThrottledWarning;
 
   constructor(settings: HookSettings, log: Logger) {
     this.url = settings.hook.url;
     this.#log = log;
     this.#settings = settings;
     this.#events = new Set(settings.hook.events);
+    this.#dropLog = new ThrottledWarning(log, 'webhook queue full: events dropped', 'dropped');
+    this.#failureLog = new ThrottledWarning(log, 'webhook delivery failed', 'failed');
   }
 
   configure(settings: HookSettings): void {
@@ -198,7 +201,8 @@ class HookSender {
 
   enqueue(delivery: Delivery): void {
     if (this.#queue.length >= this.#settings.queueSize) {
-      this.#drop();
+      this.#counts.dropped++;
+      this.#dropLog.note({ queueSize: this.#settings.queueSize, droppedTotal: this.#counts.dropped });
       return;
     }
     this.#queue.push(delivery);
@@ -233,9 +237,8 @@ class HookSender {
     const attempted = this.#running && this.#queue.length > 0 ? 1 : 0;
     this.#counts.failed += attempted;
     this.#counts.dropped += this.#queue.splice(0).length - attempted;
-    clearTimeout(this.#dropTimer);
-    this.#dropTimer = undefined;
-    this.#logDrops();
+    this.#dropLog.close();
+    this.#failureLog.close();
   }
 
   async #run(): Promise<void> {
@@ -269,7 +272,7 @@ class HookSender {
       }
       this.#counts.failed++;
       this.#queue.shift();
-      this.#log.warn({ event: delivery.event, delivery: delivery.id, attempts: delivery.attempts, why: outcome.why }, 'webhook delivery failed');
+      this.#failureLog.note({ event: delivery.event, delivery: delivery.id, attempts: delivery.attempts, why: outcome.why });
     }
   }
 
@@ -318,28 +321,53 @@ class HookSender {
     clearTimeout(timer);
     this.#backoff = undefined;
   }
+}
 
-  /** Counts a drop; logs at once, then at most once per interval with the count since. */
-  #drop(): void {
-    this.#counts.dropped++;
-    this.#dropsUnlogged++;
-    if (this.#dropTimer) return;
-    this.#logDrops();
-    const tick = (): void => {
-      if (this.#dropsUnlogged === 0) {
-        this.#dropTimer = undefined;
-        return;
-      }
-      this.#logDrops();
-      this.#dropTimer = setTimeout(tick, DROP_LOG_INTERVAL_MS).unref();
-    };
-    this.#dropTimer = setTimeout(tick, DROP_LOG_INTERVAL_MS).unref();
+/**
+ * A warning that can come in floods (a dead receiver, a full queue under a burst of refusals):
+ * the first is logged at once, later ones at most once per interval as one line with their
+ * count and the fields of the latest. Owns its timer.
+ */
+class ThrottledWarning {
+  readonly #log: Logger;
+  readonly #msg: string;
+  readonly #countKey: string;
+  #unlogged = 0;
+  #latest: Record<string, unknown> = {};
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(log: Logger, msg: string, countKey: string) {
+    this.#log = log;
+    this.#msg = msg;
+    this.#countKey = countKey;
   }
 
-  #logDrops(): void {
-    if (this.#dropsUnlogged === 0) return;
-    this.#log.warn({ dropped: this.#dropsUnlogged, queueSize: this.#settings.queueSize, droppedTotal: this.#counts.dropped }, 'webhook queue full: events dropped');
-    this.#dropsUnlogged = 0;
+  note(fields: Record<string, unknown>): void {
+    this.#unlogged++;
+    this.#latest = fields;
+    if (this.#timer) return;
+    this.#flush();
+    this.#timer = setTimeout(() => this.#tick(), LOG_INTERVAL_MS).unref();
+  }
+
+  /** Logs what is pending and stops the timer. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#flush();
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#unlogged === 0) return;
+    this.#flush();
+    this.#timer = setTimeout(() => this.#tick(), LOG_INTERVAL_MS).unref();
+  }
+
+  #flush(): void {
+    if (this.#unlogged === 0) return;
+    this.#log.warn({ ...this.#latest, [this.#countKey]: this.#unlogged }, this.#msg);
+    this.#unlogged = 0;
   }
 }
 

@@ -175,9 +175,7 @@ void test('a push with wrong credentials: authRefused, once', async () => {
   assert.equal(good.of('intruder', 'publish').length, 0, 'a refused push never publishes');
 });
 
-// The reader events are emitted by the readers work (native pgreaders -> src/gst); until they
-// are, this test is skipped rather than failing. Remove the skip once `readerJoin` is emitted.
-void test('a reader: readerJoin when it plays, readerLeave when it goes, once each', { skip: 'readerJoin/readerLeave are not emitted yet (the readers work adds them in src/gst)' }, async () => {
+void test('a reader: readerJoin when it plays, readerLeave when it goes, once each', async () => {
   const push = publisher(gateway, 'watched', { loop: true });
   try {
     await hitsOf('watched', 'publish');
