@@ -6,7 +6,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { AccessConfig } from './auth/access-config';
 import type { Authorizer } from './auth/authorizer';
 import { createAuthorizer } from './auth/create-authorizer';
+import { ReloadableAuthorizer } from './auth/reloadable-authorizer';
 import { ConfigError, type Config } from './config/config';
+import { appliedConfig, planReload, type ReloadPlan } from './config/reload';
 import { loadTls, type TlsMaterial } from './config/tls';
 import { DEFAULT_WEBHOOKS, type WebhooksConfig } from './config/webhooks-config';
 import { AddressQuota } from './core/address-quota';
@@ -16,6 +18,7 @@ import { StreamRegistry } from './core/stream-registry';
 import { DemoPublisher } from './gst/demo-publisher';
 import { GstMediaEngine } from './gst/gst-media-engine';
 import { gstVersion } from './gst/runtime';
+import type { Readiness } from './http/api-routes';
 import { createHttpServer, type HttpServerOptions } from './http/http-server';
 import { EventCounts } from './observability/event-counts';
 import type { RootLogger } from './observability/logger';
@@ -24,10 +27,14 @@ import { Webhooks } from './observability/webhooks';
 
 /** Lets readers receive end of stream before their connections close. */
 const SHUTDOWN_LINGER_MS = 400;
+/** How often a drain looks whether readers are left. */
+const DRAIN_POLL_MS = 250;
 /** Warn at start-up when the certificate expires sooner than this. */
 const CERT_EXPIRY_WARNING_MS = 14 * 24 * 3600 * 1000;
 
 export interface GatewayOptions {
+  /** The config can be reloaded while running (a config file): see reload(). */
+  readonly reloadable?: boolean;
   /** From the config file; none without one. */
   readonly webhooks?: WebhooksConfig;
 }
@@ -50,15 +57,27 @@ export class Gateway {
   readonly #https: HttpListener | undefined;
   readonly #authorizer: Authorizer;
   readonly #webhooks: Webhooks;
+  #webhooksConfig: WebhooksConfig;
+  /** Set when the config can be reloaded: the authorizer, whose access a reload replaces. */
+  readonly #reloadableAccess: ReloadableAuthorizer | undefined;
+  readonly #publisherQuota: AddressQuota;
+  #config: Config;
+  #access: AccessConfig;
   #demo: DemoPublisher | undefined;
   #closing: Promise<void> | undefined;
+  #draining: Promise<void> | undefined;
 
   private constructor(config: Config, access: AccessConfig, logger: RootLogger, tls: TlsMaterial | undefined, options: GatewayOptions) {
     this.#logger = logger;
     this.#events = new GatewayEvents(logger.child({ module: 'events' }));
     this.#eventCounts = new EventCounts(this.#events);
-    this.#webhooks = new Webhooks({ events: this.#events, config: options.webhooks ?? DEFAULT_WEBHOOKS, logger: logger.child({ module: 'webhooks' }) });
-    this.#authorizer = createAuthorizer(access);
+    this.#webhooksConfig = options.webhooks ?? DEFAULT_WEBHOOKS;
+    this.#webhooks = new Webhooks({ events: this.#events, config: this.#webhooksConfig, logger: logger.child({ module: 'webhooks' }) });
+    this.#config = config;
+    this.#access = access;
+    this.#reloadableAccess = options.reloadable ? new ReloadableAuthorizer(access) : undefined;
+    this.#authorizer = this.#reloadableAccess ?? createAuthorizer(access);
+    this.#publisherQuota = new AddressQuota(config.maxPublishersPerAddress);
     this.#engine = new GstMediaEngine({
       host: config.host,
       port: config.plainRtsp ? config.rtspPort : undefined,
@@ -69,6 +88,7 @@ export class Gateway {
       maxReadersPerStream: config.maxReadersPerStream,
       maxReaders: config.maxReaders,
       authorizer: this.#authorizer,
+      reloadableAccess: this.#reloadableAccess !== undefined,
       maxConnections: config.maxConnections,
       maxConnectionsPerAddress: config.maxRtspConnectionsPerAddress,
       logger: logger.child({ module: 'rtsp' }),
@@ -91,11 +111,12 @@ export class Gateway {
       logger,
       idleTimeoutMs: config.idleTimeoutMs,
       gstreamerVersion: gstVersion(),
+      readiness: () => this.readiness,
       authorizer: this.#authorizer,
       nativeIngest: this.#engine.nativeIngest,
       readers: this.#engine.readers,
       limits: {
-        publisherQuota: new AddressQuota(config.maxPublishersPerAddress),
+        publisherQuota: this.#publisherQuota,
         maxHeaderBytes: config.maxHeaderBytes,
         headerTimeoutMs: config.headerTimeoutMs,
         maxConnections: config.maxConnections,
@@ -189,9 +210,68 @@ export class Gateway {
     return this.#engine.rtsp.tlsPort;
   }
 
+  /**
+   * Takes what a reloaded config changes and a running gateway can apply (users, permissions,
+   * limits; see config/reload.ts) without dropping a stream or reader; says what needs a
+   * restart. Only for a gateway started reloadable.
+   */
+  reload(next: { config: Config; access: AccessConfig; webhooks: WebhooksConfig }): ReloadPlan {
+    const plan = planReload({ config: this.#config, access: this.#access }, next);
+    const log = this.#logger.child({ module: 'config' });
+    const webhooksChanged = JSON.stringify(next.webhooks) !== JSON.stringify(this.#webhooksConfig);
+    if (webhooksChanged) {
+      this.#webhooks.update(next.webhooks);
+      this.#webhooksConfig = next.webhooks;
+    }
+    if (plan.access && this.#reloadableAccess) {
+      this.#reloadableAccess.replace(next.access);
+      this.#engine.rtsp.accessChanged();
+      this.#access = { ...next.access, realm: this.#access.realm };
+    }
+    if (plan.live.length > 0) {
+      const config = appliedConfig(this.#config, next.config);
+      this.#config = config;
+      this.#registry.setLimits({ maxStreams: config.maxStreams, graceMs: config.graceMs });
+      this.#publisherQuota.setMax(config.maxPublishersPerAddress);
+      const { maxReadersPerStream, maxReaders, maxConnections, maxRtspConnectionsPerAddress } = config;
+      this.#engine.rtsp.setLimits({ maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress: maxRtspConnectionsPerAddress });
+      for (const listener of [this.#http, this.#https]) if (listener) listener.app.server.maxConnections = maxConnections;
+    }
+    const needRestart = [...plan.needRestart, ...(plan.realmNeedsRestart ? ['realm'] : [])];
+    if (needRestart.length > 0) {
+      log.warn({ options: needRestart }, `config reloaded, but these changes need a restart and are not applied: ${needRestart.join(', ')}`);
+    }
+    log.info({ applied: plan.live, access: plan.access, webhooks: webhooksChanged }, plan.live.length > 0 || plan.access || webhooksChanged ? 'config reloaded' : 'config reloaded: nothing to apply');
+    return plan;
+  }
+
   /** Webhook counters (`stats()`) and live reconfiguration (`update()`). */
   get webhooks(): Webhooks {
     return this.#webhooks;
+  }
+
+  /** What /readyz answers. */
+  get readiness(): Readiness {
+    return this.#closing ? 'stopping' : this.#draining ? 'draining' : 'ready';
+  }
+
+  /**
+   * For a rolling restart: from now on refuses new pushes (503 DRAINING) and says so on /readyz,
+   * while the live streams go on for their readers; resolves once no reader is left, or after
+   * `ms`, or when the gateway closes. Idempotent.
+   */
+  drain(ms: number): Promise<void> {
+    this.#draining ??= this.#drain(ms);
+    return this.#draining;
+  }
+
+  async #drain(ms: number): Promise<void> {
+    this.#registry.drain();
+    const readers = (): number => this.#registry.list().reduce((sum, stream) => sum + stream.readers, 0);
+    this.#logger.info({ drainMs: ms, readers: readers() }, 'draining: no new pushes; readers are served until they leave or the drain timeout');
+    const deadline = performance.now() + ms;
+    while (!this.#closing && performance.now() < deadline && readers() > 0) await delay(Math.min(DRAIN_POLL_MS, deadline - performance.now()));
+    this.#logger.info({ readers: readers() }, 'drained');
   }
 
   /** Stops accepting, ends pushes and readers, sets every pipeline to NULL. Idempotent. */

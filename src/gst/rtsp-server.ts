@@ -24,6 +24,8 @@ import { MemoryReclaimer } from './memory-reclaimer';
 import { MountKey } from './mount-key';
 import { ReaderLimit } from './reader-limit';
 import { rtspAuthFor } from './rtsp-access';
+import type { RtspAuth } from './rtsp-auth';
+import { forgetAllowedChecks } from './rtsp-auth-cache';
 import { RtspCountersLog } from './rtsp-counters-log';
 import { RtspReaders, type ReaderEvent } from './rtsp-readers';
 import { attachRtspSessions, type RtspSessions } from './rtsp-sessions';
@@ -61,6 +63,8 @@ export interface RtspServerOptions {
   readonly authorizer?: Authorizer | undefined;
   /** Told of RTSP requests refused by the authorizer (authRefused). */
   readonly events?: GatewayEvents | undefined;
+  /** The authorizer's access can change while running (see accessChanged). */
+  readonly reloadableAccess?: boolean;
   /** RTSP connections at once over both listeners; more are closed as they are accepted. */
   readonly maxConnections: number;
   /** RTSP connections at once from one client address. */
@@ -69,6 +73,9 @@ export interface RtspServerOptions {
   readonly onReaderEvents?: ((events: readonly ReaderEvent[]) => void) | undefined;
   readonly logger: Logger;
 }
+
+/** The limits a reload can change while readers play. */
+export type RtspLimits = Pick<RtspServerOptions, 'maxReadersPerStream' | 'maxReaders' | 'maxConnections' | 'maxConnectionsPerAddress'>;
 
 const { REMOVE } = GstRtspServer.RTSPFilterResult;
 const CLEANUP_INTERVAL_MS = 1000;
@@ -102,6 +109,8 @@ export class RtspServer {
   readonly #mounts = new GstRtspServer.RTSPMountPoints();
   readonly #sessionPool = new GstRtspServer.RTSPSessionPool();
   readonly #listeners: Listener[] = [];
+  readonly #auths: RtspAuth[] = [];
+  #limits: RtspLimits;
   readonly #connectionLimit: ConnectionLimit | undefined;
   readonly #tls: TlsConnections | undefined;
   readonly #sessions: RtspSessions;
@@ -109,9 +118,9 @@ export class RtspServer {
   readonly #mediaWatch: MediaWatch;
   readonly #fastStart: FastStart | undefined;
   readonly #readerLimit: ReaderLimit | undefined;
-  readonly #stats: RtspStats | undefined;
   /** Every reader, to list and kick; undefined without the native plugin. */
   readonly readers: RtspReaders | undefined;
+  readonly #stats: RtspStats | undefined;
   readonly #counters: RtspCountersLog;
   readonly #memory: MemoryReclaimer;
   readonly #released = new Map<Media, ReleasedMedia>();
@@ -124,11 +133,14 @@ export class RtspServer {
     threads.setMaxThreads(options.clientThreads);
     // Each server its own auth (TLS is a property of the auth); none at all on plain RTSP when
     // anyone may read anything, so no JavaScript runs per request there.
-    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger, false, options.events) : undefined);
+    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger, options.reloadableAccess ?? false, options.events) : undefined);
     if (options.port !== undefined) {
       const listener = this.#listener('rtsp', options.port, threads);
       const auth = authFor();
-      if (auth) listener.server.setAuth(auth);
+      if (auth) {
+        listener.server.setAuth(auth);
+        this.#auths.push(auth);
+      }
       this.#listeners.push(listener);
     }
     if (options.tls) {
@@ -136,6 +148,7 @@ export class RtspServer {
       const auth = authFor() ?? createOpenRtspAuth();
       enableTls(auth, loadTlsCertificate(options.tls.certPath, options.tls.keyPath));
       listener.server.setAuth(auth);
+      this.#auths.push(auth);
       this.#listeners.push(listener);
     }
     const servers = this.#listeners.map((l) => l.server);
@@ -152,14 +165,18 @@ export class RtspServer {
     // there (without media) until the session timeout, and would count against new readers.
     // Readers are counted by their session medias in the native limit instead.
     this.#readerLimit = ReaderLimit.attach(servers, { perStream: options.maxReadersPerStream, total: options.maxReaders }, options.logger);
-    this.#stats = RtspStats.attach(servers, options.logger);
     this.readers = RtspReaders.attach(servers, options.logger);
+    this.#stats = RtspStats.attach(servers, options.logger);
     const { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress } = options;
+    this.#limits = { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress };
+    const limits = (): RtspLimits => this.#limits;
     this.#counters = new RtspCountersLog(options.logger, {
       fastStart: this.#fastStart,
       readerLimit: this.#readerLimit,
       connectionLimit: this.#connectionLimit,
-      limits: { maxReadersPerStream, maxReaders, maxConnections, maxConnectionsPerAddress },
+      get limits() {
+        return limits();
+      },
     });
     this.#memory = MemoryReclaimer.create(options.logger, () => this.#connectionLimit?.open ?? 0);
   }
@@ -292,6 +309,18 @@ export class RtspServer {
     // Their last byte counts are read while their connections are still open.
     this.readers?.refresh();
     this.#sessions.close(binPrefix);
+  }
+
+  /** New limits for the next SETUPs and connections (a reloaded config). */
+  setLimits(limits: RtspLimits): void {
+    this.#limits = limits;
+    this.#readerLimit?.setLimits({ perStream: limits.maxReadersPerStream, total: limits.maxReaders });
+    this.#connectionLimit?.setLimits({ total: limits.maxConnections, perAddress: limits.maxConnectionsPerAddress });
+  }
+
+  /** The authorizer's access changed: no allow remembered before is reused. */
+  accessChanged(): void {
+    for (const auth of this.#auths) forgetAllowedChecks(auth);
   }
 
   /** Read on Node's thread when /metrics is scraped. */

@@ -13,7 +13,8 @@ import type { GatewayEvents } from '../core/gateway-events';
 import type { StreamRegistry } from '../core/stream-registry';
 import type { RootLogger } from '../observability/logger';
 import { registerAccessHook } from './access-hook';
-import { registerApiRoutes } from './api-routes';
+import { registerApiRoutes, type Readiness } from './api-routes';
+import { registerOpenApi } from './openapi';
 import { registerControlRoutes } from './control-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerMetricsRoute, type MetricsExposition } from './metrics-route';
@@ -27,16 +28,17 @@ export interface HttpServerOptions {
   readonly logger: RootLogger;
   readonly idleTimeoutMs: number;
   readonly gstreamerVersion: string;
+  readonly readiness: () => Readiness;
   /** Serve HTTPS with this PEM certificate (chain) and key instead of plain HTTP. */
   readonly tls?: { readonly cert: string; readonly key: string };
   readonly limits: HttpLimits;
   readonly authorizer: Authorizer;
   /** Read raw H.264/H.265 pushes over plain HTTP natively (none: all in JavaScript). */
   readonly nativeIngest?: NativeIngestPort | undefined;
-  /** Serve GET /metrics (Prometheus text format) from this. */
-  readonly metrics?: MetricsExposition | undefined;
   /** RTSP readers for the control API (none: listing and kicking readers answer 501). */
   readonly readers?: ReaderControl | undefined;
+  /** Serve GET /metrics (Prometheus text format) from this. */
+  readonly metrics?: MetricsExposition | undefined;
 }
 
 export interface HttpLimits {
@@ -52,6 +54,10 @@ export interface HttpLimits {
    */
   readonly maxConnections: number;
 }
+
+/** The package's version, for the OpenAPI document (dist/src/http/ → the repository root). */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const PACKAGE_VERSION = (require('../../../package.json') as { version: string }).version;
 
 /** How often Node looks for clients that overran the header timeout. */
 const CONNECTION_CHECK_MS = 1000;
@@ -88,6 +94,18 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
+  // The routes are added once the OpenAPI plugin has loaded, so that it learns every one of them.
+  registerOpenApi(app, PACKAGE_VERSION);
+  app.after(() => registerRoutes(app, options, nativeIngest));
+  app.server.maxConnections = options.limits.maxConnections;
+  // Node would answer "Expect: 100-continue" with 100 at once, before any route or access check
+  // ran; with a listener, it hands such requests over as they are, and the access hook sends
+  // the 100 once the request is allowed.
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response));
+  return app;
+}
+
+function registerRoutes(app: FastifyInstance, options: HttpServerOptions, nativeIngest: NativeIngestPort | undefined): void {
   registerAccessHook(app, options.authorizer, options.logger.child({ module: 'access' }), options.events, options.readers);
   registerPushRoutes(app, {
     registry: options.registry,
@@ -97,15 +115,9 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     publisherQuota: options.limits.publisherQuota,
     nativeIngest,
   });
-  registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion });
-  if (options.metrics) registerMetricsRoute(app, options.metrics);
+  registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion, readiness: options.readiness });
   registerControlRoutes(app, { registry: options.registry, readers: options.readers, logger: options.logger.child({ module: 'control' }) });
-  app.server.maxConnections = options.limits.maxConnections;
-  // Node would answer "Expect: 100-continue" with 100 at once, before any route or access check
-  // ran; with a listener, it hands such requests over as they are, and the access hook sends
-  // the 100 once the request is allowed.
-  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response));
-  return app;
+  if (options.metrics) registerMetricsRoute(app, options.metrics);
 }
 
 /**
