@@ -182,7 +182,10 @@ export class Gateway {
     const engine = this.#engine;
     return {
       streams: () => this.#registry.list(),
-      events: () => this.#eventCounts.totals(),
+      events: () => {
+        this.#eventCounts.forgetStreamsBut(new Set(this.#registry.list().map((stream) => stream.name)));
+        return this.#eventCounts.totals();
+      },
       rtsp: () => engine.rtsp.metricsCounters().requests,
       fastStart: () => engine.rtsp.metricsCounters().fastStart,
       readers: () => engine.readers?.list(),

@@ -16,11 +16,14 @@ export interface EventTotals {
   /** Pushes that ended after they were accepted, by error code ("none": a clean end). */
   readonly pushesEnded: ReadonlyMap<string, number>;
   readonly authRefusals: readonly AuthRefusalCount[];
+  /** Bytes sent to the readers that have left, per stream still known (see forgetStreamsBut). */
+  readonly sentToLeftReaders: ReadonlyMap<string, number>;
 }
 
 export class EventCounts {
   readonly #pushesEnded = new Map<string, number>();
   readonly #refusals = new Map<string, AuthRefusalCount>();
+  readonly #sentToLeft = new Map<string, number>();
   readonly #stop: (() => void)[];
 
   constructor(events: GatewayEvents) {
@@ -28,6 +31,9 @@ export class EventCounts {
       events.on('unpublish', ({ code }) => {
         const key = code ?? 'none';
         this.#pushesEnded.set(key, (this.#pushesEnded.get(key) ?? 0) + 1);
+      }),
+      events.on('readerLeave', ({ reader, bytesSent }) => {
+        this.#sentToLeft.set(reader.stream, (this.#sentToLeft.get(reader.stream) ?? 0) + bytesSent);
       }),
       events.on('authRefused', ({ protocol, action, result }) => {
         const key = `${protocol} ${action} ${result}`;
@@ -38,7 +44,12 @@ export class EventCounts {
   }
 
   totals(): EventTotals {
-    return { pushesEnded: new Map(this.#pushesEnded), authRefusals: [...this.#refusals.values()] };
+    return { pushesEnded: new Map(this.#pushesEnded), authRefusals: [...this.#refusals.values()], sentToLeftReaders: new Map(this.#sentToLeft) };
+  }
+
+  /** Drops the sent bytes of streams that are gone, so that a stream's series ends with it. */
+  forgetStreamsBut(names: ReadonlySet<string>): void {
+    for (const name of this.#sentToLeft.keys()) if (!names.has(name)) this.#sentToLeft.delete(name);
   }
 
   /** Stops listening (the totals stay readable). Idempotent. */

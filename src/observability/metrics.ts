@@ -176,9 +176,11 @@ function buildRegistry(sources: MetricsSources, options: MetricsOptions, scrape:
     for (const stream of streams()) this.inc({ stream: stream.name }, stream.framesIn);
   });
 
-  counter('pushgate_stream_sent_bytes_total', 'Bytes sent to the readers connected now, per stream (absent when the engine cannot list readers)', ['stream'], function () {
-    const bytes = new Map<string, number>();
-    for (const reader of readers() ?? []) bytes.set(reader.stream, (bytes.get(reader.stream) ?? 0) + reader.bytesSent);
+  counter('pushgate_stream_sent_bytes_total', 'Bytes sent to the readers of a stream while it exists, those connected now and those gone (absent when the engine cannot list readers)', ['stream'], function () {
+    const list = readers();
+    if (!list) return;
+    const bytes = new Map<string, number>(events().sentToLeftReaders);
+    for (const reader of list) bytes.set(reader.stream, (bytes.get(reader.stream) ?? 0) + reader.bytesSent);
     for (const [stream, n] of bytes) this.inc({ stream }, n);
   });
 

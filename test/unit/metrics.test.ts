@@ -96,7 +96,7 @@ test('bytes and frames in are counters per stream that follow the source, and a 
 });
 
 test('readers come from the reader list by transport and protocol, with bytes sent per stream; without a list, from each stream', async () => {
-  const { sources, set } = fakeSources();
+  const { sources, set, events } = fakeSources();
   const metrics = new GatewayMetrics(sources, { processMetrics: false });
   set.streams = [stream('a', 'live', { readers: 3 }), stream('b', 'live', { readers: 0 })];
   let s = await scrape(metrics);
@@ -116,6 +116,12 @@ test('readers come from the reader list by transport and protocol, with bytes se
   assert.equal(s.value('pushgate_readers', { stream: 'a', transport: 'tcp', protocol: 'rtsps' }), 1);
   assert.equal(s.samples('pushgate_readers', { transport: 'unknown' }).length, 0);
   assert.equal(s.value('pushgate_stream_sent_bytes_total', { stream: 'a' }), 357);
+
+  // A reader that leaves takes its bytes out of the list, not out of the counter.
+  set.readers = set.readers.slice(1);
+  events.emit('readerLeave', { reader: { id: 'r1', stream: 'a', remoteAddress: '127.0.0.1', transport: 'tcp', tls: false, since: '' }, bytesSent: 120 });
+  s = await scrape(metrics);
+  assert.equal(s.value('pushgate_stream_sent_bytes_total', { stream: 'a' }), 377);
 });
 
 test('pushes ended by code and refusals by protocol, action and result come from the events', async () => {
