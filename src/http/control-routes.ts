@@ -2,12 +2,13 @@
 // access hook's business (the `api` permission on the stream concerned); the readers come
 // from the media engine's ReaderControl port, so nothing here knows GStreamer. Every route has
 // a JSON schema for its params, query and answers: the OpenAPI document is made from them.
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { ReaderControl } from '../core/media-engine';
 import { parseStreamName } from '../core/stream-name';
 import type { StreamRegistry } from '../core/stream-registry';
+import { errorResponses } from './api-schemas';
 import { sendError } from './error-reply';
 
 export interface ControlRoutesOptions {
@@ -16,16 +17,6 @@ export interface ControlRoutesOptions {
   readonly readers: ReaderControl | undefined;
   readonly logger: Logger;
 }
-
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } }, required: ['code', 'message'] },
-  },
-  required: ['error'],
-} as const;
-
-const errorResponses = { '4xx': errorSchema, '5xx': errorSchema } as const;
 
 const readerSchema = {
   type: 'object',
@@ -41,16 +32,6 @@ const readerSchema = {
   required: ['id', 'stream', 'remoteAddress', 'transport', 'tls', 'since', 'bytesSent'],
 } as const;
 
-/** Schema validation failures are bad requests, in the one error shape (not Fastify's 500 path). */
-function validationErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
-  if (err.validation) {
-    void sendError(reply, new PushgateError('BAD_REQUEST', `invalid request: ${err.message}`));
-    return;
-  }
-  reply.log.error({ err }, 'request failed');
-  void sendError(reply, err);
-}
-
 export function registerControlRoutes(app: FastifyInstance, options: ControlRoutesOptions): void {
   const { registry, logger } = options;
   const readers = (): ReaderControl => {
@@ -61,7 +42,6 @@ export function registerControlRoutes(app: FastifyInstance, options: ControlRout
   app.get<{ Querystring: { stream?: string } }>(
     '/v1/readers',
     {
-      errorHandler: validationErrors,
       schema: {
         querystring: { type: 'object', properties: { stream: { type: 'string', description: 'only the readers of this stream' } } },
         response: { 200: { description: 'RTSP readers now, of every stream or of one', type: 'object', properties: { readers: { type: 'array', items: readerSchema } }, required: ['readers'] }, ...errorResponses },
@@ -81,7 +61,6 @@ export function registerControlRoutes(app: FastifyInstance, options: ControlRout
   app.delete<{ Params: { id: string } }>(
     '/v1/readers/:id',
     {
-      errorHandler: validationErrors,
       schema: {
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
         response: { 200: { description: "the reader's RTSP connection was closed (its player sees the end)", type: 'object', properties: { id: { type: 'string' }, kicked: { type: 'boolean' } }, required: ['id', 'kicked'] }, ...errorResponses },
@@ -102,7 +81,6 @@ export function registerControlRoutes(app: FastifyInstance, options: ControlRout
   app.delete<{ Params: { '*': string } }>(
     '/v1/publishers/*',
     {
-      errorHandler: validationErrors,
       schema: {
         params: { type: 'object', properties: { '*': { type: 'string', description: 'the stream name (may contain /)' } } },
         response: {

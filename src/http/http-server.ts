@@ -91,6 +91,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     clientErrorHandler: answerClientError,
   });
   app.setErrorHandler((err, request, reply) => {
+    // A request that does not match its route's schema is the client's error, in the one shape.
+    if ((err as { validation?: unknown }).validation) return sendError(reply, new PushgateError('BAD_REQUEST', `invalid request: ${err instanceof Error ? err.message : String(err)}`));
     request.log.error({ err }, 'request failed');
     return sendError(reply, err);
   });
