@@ -2,7 +2,7 @@
 // registry and the media engine. Nothing here knows about HTTP or GStreamer.
 
 export type VideoCodec = 'h264' | 'h265';
-export type AudioCodec = 'aac';
+export type AudioCodec = 'aac' | 'opus';
 
 /** What the stream's video parameter sets say. Fields stay undefined until known. */
 export interface VideoTrack {

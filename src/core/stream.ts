@@ -5,7 +5,7 @@ import { SECOND } from './clock';
 import type { StreamOutput } from './media-engine';
 import type { StreamTracks, TimedUnit, VideoCodec } from './media';
 
-export type IngestFormat = 'h264' | 'h265' | 'mpegts';
+export type IngestFormat = 'h264' | 'h265' | 'mpegts' | 'matroska';
 
 /** A raw (Annex-B) video push, as opposed to a container. */
 export function isRawVideo(format: IngestFormat | undefined): format is VideoCodec {

@@ -1,5 +1,5 @@
 // The RTSP side of one live stream: a shared gst-rtsp-server media whose pipeline is
-// appsrc -> parser -> payloader per track, fed from Node.
+// appsrc -> parser -> payloader per track (Opus needs no parser), fed from Node.
 //
 // The media is cached under a constant key, so every reader shares it. With --fast-start always
 // it is built when the stream is mounted (goes live, or its publisher comes back), with
@@ -302,6 +302,12 @@ function videoPayloader(h265: boolean): GstElement {
 }
 
 function buildAudioBranch(bin: Bin, track: AudioTrack, id: string): AppSrc {
+  if (track.codec === 'opus') {
+    // One Opus packet per buffer, as Matroska blocks carry them; RTP Opus is 48 kHz whatever the input.
+    const opus = makeAppSrc(`src-audio-${id}`, `audio/x-opus,channel-mapping-family=0,rate=48000,channels=${track.channels}`);
+    addAndLink(bin, [opus, makeElement('rtpopuspay', 'pay1', { pt: 97 })]);
+    return opus;
+  }
   const appsrc = makeAppSrc(
     `src-audio-${id}`,
     `audio/mpeg,mpegversion=4,stream-format=adts,rate=${track.sampleRate},channels=${track.channels}`,

@@ -37,7 +37,7 @@ export const streamSchema = {
   properties: {
     name: { type: 'string' },
     state: { type: 'string', enum: ['starting', 'live', 'grace'], description: 'starting: parameter sets awaited; grace: the publisher is gone and readers wait for it' },
-    format: { type: 'string', enum: ['h264', 'h265', 'mpegts'] },
+    format: { type: 'string', enum: ['h264', 'h265', 'mpegts', 'matroska'] },
     video: {
       type: ['object', 'null'],
       properties: {

@@ -15,6 +15,7 @@ import { Readable } from 'node:stream';
 import { formatFromContentType } from '../ingest/content-type';
 import { SNIFF_LIMIT } from '../ingest/format-sniffer';
 import type { RawPushBody } from '../core/media-engine';
+import { isRawVideo } from '../core/stream';
 import { BodyDecoder } from './body-decoder';
 
 /** What the push route gets with a handed-over request. */
@@ -45,7 +46,8 @@ function isRawPushCandidate(request: IncomingMessage): boolean {
   } catch {
     return false;
   }
-  if (format === 'mpegts') return false;
+  // Containers (MPEG-TS, Matroska) are read by Node.
+  if (format !== undefined && !isRawVideo(format)) return false;
   const te = request.headers['transfer-encoding'];
   const length = request.headers['content-length'];
   if (te !== undefined) return te.toLowerCase() === 'chunked' && length === undefined;

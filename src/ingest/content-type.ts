@@ -6,9 +6,12 @@ const FORMATS: Record<string, IngestFormat> = {
   'video/h265': 'h265',
   'video/hevc': 'h265',
   'video/mp2t': 'mpegts',
+  'video/x-matroska': 'matroska',
+  'video/matroska': 'matroska',
+  'video/webm': 'matroska',
 };
 
-export const SUPPORTED_CONTENT_TYPES = ['video/h264', 'video/h265', 'video/mp2t'] as const;
+export const SUPPORTED_CONTENT_TYPES = ['video/h264', 'video/h265', 'video/mp2t', 'video/x-matroska', 'video/webm'] as const;
 
 /** Content types that say nothing about the format: the first bytes will tell. */
 const UNTYPED = new Set(['', 'application/octet-stream']);

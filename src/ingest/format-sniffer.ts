@@ -8,6 +8,8 @@ export const SNIFF_LIMIT = 64 * 1024;
 
 /** The format, `undefined` if these bytes are none of ours, or 'more' to wait for more bytes. */
 export function sniffFormat(head: Uint8Array): IngestFormat | undefined | 'more' {
+  // The EBML header's ID opens every Matroska/WebM stream.
+  if (head[0] === 0x1a && (head.byteLength < 4 || (head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3))) return head.byteLength < 4 ? 'more' : 'matroska';
   if (head[0] === 0x47) {
     if (head.byteLength < 3 * TS_PACKET + 1) return 'more';
     if (head[TS_PACKET] === 0x47 && head[2 * TS_PACKET] === 0x47 && head[3 * TS_PACKET] === 0x47) return 'mpegts';

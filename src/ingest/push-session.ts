@@ -6,10 +6,12 @@ import type { Clock } from '../core/clock';
 import { MS } from '../core/clock';
 import { PushgateError, isPushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
+import type { StreamTracks } from '../core/media';
 import type { IngestFormat } from '../core/stream';
 import type { Publication, StreamRegistry } from '../core/stream-registry';
 import { AnnexBIngester } from './annexb-ingester';
 import type { IngestSink, Ingester } from './ingester';
+import { MatroskaIngester } from './matroska-ingester';
 import { MpegTsIngester } from './mpegts-ingester';
 import { SUPPORTED_CONTENT_TYPES } from './content-type';
 import { SNIFF_LIMIT, sniffFormat } from './format-sniffer';
@@ -31,6 +33,13 @@ export interface PushRequest {
    * over from here (the native ingest, for raw video). Returns that push, or undefined.
    */
   readonly handOver?: (format: IngestFormat) => Promise<PushSummary> | undefined;
+  /** Told when the name is claimed and when the stream goes live (a WebSocket publisher hears of both). */
+  readonly observer?: PushObserver;
+}
+
+export interface PushObserver {
+  published?(): void;
+  live?(tracks: StreamTracks): void;
 }
 
 export interface PushSessionDeps {
@@ -83,8 +92,12 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
   const onKicked = (): void => chunks.abort(publication.kicked.reason);
   publication.kicked.addEventListener('abort', onKicked, { once: true });
   const pacer = new Pacer({ clock, release: (unit) => publication.write(unit) });
+  request.observer?.published?.();
   const ingester = createIngester(format, {
-    tracks: (tracks) => publication.start(tracks),
+    tracks: (tracks) => {
+      publication.start(tracks);
+      request.observer?.live?.(tracks);
+    },
     unit: (unit) => pacer.enqueue(unit),
   });
   let bytes = 0;
@@ -258,7 +271,7 @@ async function sniff(chunks: BodyReader): Promise<{ format: IngestFormat; head: 
     if (format === undefined || !chunk || bytes >= SNIFF_LIMIT) {
       throw new PushgateError(
         'UNSUPPORTED_MEDIA_TYPE',
-        `missing Content-Type and the body is not recognisable as H.264, H.265 or MPEG-TS: send Content-Type ${SUPPORTED_CONTENT_TYPES.join(', ')}`,
+        `missing Content-Type and the body is not recognisable as H.264, H.265, MPEG-TS or Matroska: send Content-Type ${SUPPORTED_CONTENT_TYPES.join(', ')}`,
       );
     }
   }
@@ -274,5 +287,7 @@ export function asPushError(err: unknown, bytes: number): PushgateError {
 }
 
 function createIngester(format: IngestFormat, sink: IngestSink): Ingester {
-  return format === 'mpegts' ? new MpegTsIngester(sink) : new AnnexBIngester(format, sink);
+  if (format === 'mpegts') return new MpegTsIngester(sink);
+  if (format === 'matroska') return new MatroskaIngester(sink);
+  return new AnnexBIngester(format, sink);
 }
