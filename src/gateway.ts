@@ -115,6 +115,7 @@ export class Gateway {
       authorizer: this.#authorizer,
       nativeIngest: this.#engine.nativeIngest,
       readers: this.#engine.readers,
+      rtspPorts: () => ({ rtsp: this.rtspPort, rtsps: this.rtspsPort }),
       limits: {
         publisherQuota: this.#publisherQuota,
         maxHeaderBytes: config.maxHeaderBytes,

@@ -1,11 +1,12 @@
-// Every HTTP request but /healthz is authorised before its route runs: pushes need `publish`
-// on their stream, the /v1 API `api` (on the stream it names, a kicked reader's stream, or "*"
-// for lists of every stream). Missing or
+// Every HTTP request but /healthz is authorised before its route runs: pushes (WebSocket ones
+// before the upgrade) need `publish` on their stream, the /v1 API `api` (on the stream it
+// names, a kicked reader's stream, or "*" for lists of every stream). Missing or
 // wrong credentials get 401 with Basic and Bearer challenges, a known user without the
 // permission 403. The Authorization header is never logged (see the logger's redaction). A
 // client expecting 100 Continue gets it only once allowed.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Action } from '../auth/access-config';
+import type { Credentials } from '../auth/access-policy';
 import type { Authorizer } from '../auth/authorizer';
 import { parseAuthorization } from '../auth/http-credentials';
 import type { GatewayEvents } from '../core/gateway-events';
@@ -14,6 +15,7 @@ import type { ReaderControl } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import { sendError } from './error-reply';
 import { closeGently } from './push-routes';
+import { credentialsFromProtocols } from './push-ws-protocol';
 
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
@@ -23,7 +25,7 @@ export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer,
     const target = accessTarget(request, readers);
     if (!target) return continueIfExpected(request, reply);
     const decision = await authorizer.decide({
-      credentials: parseAuthorization(request.headers.authorization),
+      credentials: credentialsOf(request, target.action),
       ip: request.ip,
       protocol: 'http',
       ...target,
@@ -54,12 +56,25 @@ function continueIfExpected(request: FastifyRequest, reply: FastifyReply): void 
   if (request.headers.expect?.toLowerCase() === '100-continue' && !reply.raw.headersSent) reply.raw.writeContinue();
 }
 
+/**
+ * The Authorization header; for a WebSocket push without one, what its subprotocols carry (a
+ * browser's WebSocket API cannot set headers: see push-ws-protocol.ts).
+ */
+function credentialsOf(request: FastifyRequest, action: Action): Credentials {
+  const header = request.headers.authorization;
+  if (header === undefined && action === 'publish' && request.url.startsWith('/push-ws/')) {
+    return credentialsFromProtocols(request.headers['sec-websocket-protocol']) ?? { kind: 'none' };
+  }
+  return parseAuthorization(header);
+}
+
 function accessTarget(request: FastifyRequest, readers: ReaderControl | undefined): { action: Action; stream: string } | undefined {
   const path = request.url.split('?')[0] ?? '';
   if (OPEN_PATHS.has(path)) return undefined;
   const params = request.params as Record<string, string> | undefined;
   const wildcard = params?.['*'];
   if (path.startsWith('/push/')) return { action: 'publish', stream: wildcard ?? path.slice('/push/'.length) };
+  if (path.startsWith('/push-ws/')) return { action: 'publish', stream: wildcard ?? path.slice('/push-ws/'.length) };
   if ((path.startsWith('/v1/streams/') || path.startsWith('/v1/publishers/')) && wildcard) return { action: 'api', stream: wildcard };
   if (path === '/v1/readers') {
     const stream = (request.query as Record<string, unknown> | undefined)?.stream;

@@ -19,7 +19,9 @@ import { registerControlRoutes } from './control-routes';
 import { errorBody, sendError } from './error-reply';
 import { registerMetricsRoute, type MetricsExposition } from './metrics-route';
 import { registerPushRoutes } from './push-routes';
+import { registerPushWsRoute } from './push-ws-route';
 import { createRawPushServer } from './raw-push';
+import { routeUpgrade } from './upgrade-routing';
 
 export interface HttpServerOptions {
   readonly registry: StreamRegistry;
@@ -39,6 +41,8 @@ export interface HttpServerOptions {
   readonly readers?: ReaderControl | undefined;
   /** Serve GET /metrics (Prometheus text format) from this. */
   readonly metrics?: MetricsExposition | undefined;
+  /** The RTSP ports readers use now (told to WebSocket publishers with their stream's URL). */
+  readonly rtspPorts?: () => { readonly rtsp: number | undefined; readonly rtsps: number | undefined };
 }
 
 export interface HttpLimits {
@@ -104,6 +108,12 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
   // ran; with a listener, it hands such requests over as they are, and the access hook sends
   // the 100 once the request is allowed.
   app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => app.server.emit('request', request, response));
+  // WebSocket handshakes go through Fastify too (raw-push.ts's server routes them itself).
+  if (!nativeIngest) {
+    app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      routeUpgrade(request, socket, head, (req, res) => app.server.emit('request', req, res)),
+    );
+  }
   return app;
 }
 
@@ -117,9 +127,24 @@ function registerRoutes(app: FastifyInstance, options: HttpServerOptions, native
     publisherQuota: options.limits.publisherQuota,
     nativeIngest,
   });
+  registerPushWsRoute(app, {
+    registry: options.registry,
+    clock: options.clock,
+    logger: options.logger.child({ module: 'push' }),
+    idleTimeoutMs: options.idleTimeoutMs,
+    publisherQuota: options.limits.publisherQuota,
+    rtspUrl: (name, hostname) => rtspUrlOf(options, name, hostname),
+  });
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion, readiness: options.readiness });
   registerControlRoutes(app, { registry: options.registry, readers: options.readers, logger: options.logger.child({ module: 'control' }) });
   if (options.metrics) registerMetricsRoute(app, options.metrics);
+}
+
+function rtspUrlOf(options: HttpServerOptions, name: string, hostname: string): string | undefined {
+  const ports = options.rtspPorts?.();
+  if (ports?.rtsp) return `rtsp://${hostname}:${ports.rtsp}/${name}`;
+  if (ports?.rtsps) return `rtsps://${hostname}:${ports.rtsps}/${name}`;
+  return undefined;
 }
 
 /**

@@ -9,7 +9,7 @@
 // the push route to hand over. An untyped push's first bytes tell whether it is raw video: Node
 // reads and decodes them (SocketBody), and hands the connection over only then, with every
 // byte it read; otherwise Node reads on (MPEG-TS).
-import { IncomingMessage, ServerResponse, createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
+import { IncomingMessage, createServer, type RequestListener, type Server, type ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { formatFromContentType } from '../ingest/content-type';
@@ -17,6 +17,7 @@ import { SNIFF_LIMIT } from '../ingest/format-sniffer';
 import type { RawPushBody } from '../core/media-engine';
 import { isRawVideo } from '../core/stream';
 import { BodyDecoder } from './body-decoder';
+import { routeUpgrade } from './upgrade-routing';
 
 /** What the push route gets with a handed-over request. */
 export interface RawPush {
@@ -101,14 +102,9 @@ export function createRawPushServer(options: ServerOptions, handler: RequestList
         readInNode: () => new SocketBody(socket, handle, body),
       });
     }
-    // Anything else here is a real upgrade request (e.g. WebSocket): pushgate serves none, so
-    // it is answered like a plain request (its route, or 404).
-    const response = new ServerResponse(request);
-    response.shouldKeepAlive = false;
-    response.assignSocket(socket);
-    response.on('finish', () => socket.destroySoon());
+    // Anything else here is a real upgrade request (e.g. a WebSocket push): its route, or 404.
     // A request expecting 100 Continue gets it from the access hook, once allowed.
-    handler(request, response);
+    routeUpgrade(request, socket, head, handler);
   });
   return server;
 }

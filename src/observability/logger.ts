@@ -7,6 +7,8 @@ export type RootLogger = pino.Logger;
 export const REDACTED = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
+  // A WebSocket push's credentials (push-ws-protocol.ts).
+  'req.headers["sec-websocket-protocol"]',
   'headers.authorization',
   'authorization',
   'password',
