@@ -20,4 +20,16 @@ export default tseslint.config(
     },
   },
   { files: ['eslint.config.mjs'], ...tseslint.configs.disableTypeChecked },
+  // The web pages' scripts are plain browser scripts: no type information, the browser's globals.
+  {
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        ['window', 'document', 'navigator', 'location', 'console', 'fetch', 'URL', 'URLSearchParams', 'WebSocket', 'MediaRecorder', 'TextEncoder', 'btoa', 'atob', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );
