@@ -116,7 +116,8 @@
   async function diagnose(name) {
     try {
       const auth = credentials();
-      const response = await fetch(`/push-ws/${name}`, { headers: auth ? { Authorization: auth.header } : {}, cache: 'no-store' });
+      // credentials: 'omit', so that a 401 is answered to the page, not with a login prompt.
+      const response = await fetch(`/push-ws/${name}`, { headers: auth ? { Authorization: auth.header } : {}, cache: 'no-store', credentials: 'omit' });
       const body = await response.json();
       if (body && body.error && body.error.code !== 'BAD_REQUEST') return { code: body.error.code, text: explain(body.error.code, body.error.message, name) };
     } catch {

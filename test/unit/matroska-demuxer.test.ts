@@ -18,7 +18,7 @@ interface MkvSpec {
   readonly audio?: 'opus' | 'aac';
   /** Unknown-size Segment and Clusters, as MediaRecorder writes them. */
   readonly live?: boolean;
-  readonly video?: 'h264' | 'vp8';
+  readonly video?: 'h264' | 'h265' | 'vp8';
 }
 
 const cache = new Map<string, Buffer>();
@@ -28,7 +28,12 @@ function encodeMkv(spec: MkvSpec = {}): Buffer {
   const key = JSON.stringify(spec);
   const cached = cache.get(key);
   if (cached) return cached;
-  const video = spec.video === 'vp8' ? ['-c:v', 'libvpx', '-deadline', 'realtime'] : ['-c:v', 'libx264', '-preset', 'veryfast', '-x264-params', 'scenecut=0', '-bf', '0'];
+  const video =
+    spec.video === 'vp8'
+      ? ['-c:v', 'libvpx', '-deadline', 'realtime']
+      : spec.video === 'h265'
+        ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:scenecut=0:bframes=0']
+        : ['-c:v', 'libx264', '-preset', 'veryfast', '-x264-params', 'scenecut=0', '-bf', '0'];
   const audio = spec.audio === 'opus' ? ['-c:a', 'libopus', '-b:a', '32k'] : spec.audio === 'aac' ? ['-c:a', 'aac', '-b:a', '64k'] : ['-an'];
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
@@ -213,6 +218,19 @@ describe('Matroska ingester', () => {
       assert.deepEqual([unit.data[0], unit.data[1]! & 0xf6], [0xff, 0xf0], 'ADTS sync');
       assert.equal(((unit.data[3]! & 3) << 11) | (unit.data[4]! << 3) | (unit.data[5]! >> 5), unit.data.byteLength);
     }
+  });
+
+  void it('takes H.265 (hvcC) the same way', () => {
+    const out = new Collector();
+    const ingester = new MatroskaIngester(out.sink);
+    for (const chunk of fixedChunks(encodeMkv({ video: 'h265', live: true }), 1000)) ingester.push(chunk, SECOND);
+    ingester.end(SECOND);
+    assert.deepEqual([out.tracks[0]?.video.codec, out.tracks[0]?.video.width, out.tracks[0]?.video.height], ['h265', 320, 240]);
+    const video = out.kind('video');
+    assert.equal(video.length, FPS * SECONDS);
+    // VPS, SPS, PPS from the hvcC before the first picture (types 32, 33, 34).
+    const first = video[0]!.data;
+    assert.deepEqual([first[4]! >> 1, video[0]!.keyframe], [32, true]);
   });
 
   void it('refuses VP8 video with UNSUPPORTED_CODEC', () => {
