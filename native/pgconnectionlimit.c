@@ -15,12 +15,11 @@
 #define DEFAULT_MAX_CONNECTIONS G_MAXUINT
 
 #define PG_TYPE_CONNECTION_LIMIT (pg_connection_limit_get_type ())
-G_DECLARE_FINAL_TYPE (PgConnectionLimit, pg_connection_limit, PG, CONNECTION_LIMIT, GstElement)
+G_DECLARE_FINAL_TYPE (PgConnectionLimit, pg_connection_limit, PG, CONNECTION_LIMIT, PgServerWatcher)
 
 struct _PgConnectionLimit
 {
-  GstElement parent;
-  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
+  PgServerWatcher parent;
   GMutex lock;                  /* guards the connection counts below */
   guint connections;
   GHashTable *per_address;      /* client IP (owned string) -> GUINT_TO_POINTER (count) */
@@ -32,14 +31,13 @@ struct _PgConnectionLimit
 enum
 {
   PROP_0,
-  PROP_ADD_SERVER,
   PROP_MAX_CONNECTIONS,
   PROP_MAX_CONNECTIONS_PER_ADDRESS,
   PROP_CONNECTIONS,
   PROP_REFUSED_CONNECTIONS,
 };
 
-G_DEFINE_TYPE (PgConnectionLimit, pg_connection_limit, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgConnectionLimit, pg_connection_limit, PG_TYPE_SERVER_WATCHER);
 
 /* On the client's thread, once its connection is gone. */
 static void
@@ -105,10 +103,10 @@ admit_connection (PgConnectionLimit * self, GstRTSPClient * client)
 }
 
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
-    PgConnectionLimit * self)
+pg_connection_limit_client_connected (PgServerWatcher * self, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
-  admit_connection (self, client);
+  admit_connection (PG_CONNECTION_LIMIT (self), client);
 }
 
 static void
@@ -118,10 +116,6 @@ pg_connection_limit_set_property (GObject * object, guint id, const GValue * val
   PgConnectionLimit *self = PG_CONNECTION_LIMIT (object);
 
   switch (id) {
-    case PROP_ADD_SERVER:
-      pg_servers_add (self->servers, g_value_get_object (value),
-          G_CALLBACK (on_client_connected), self);
-      break;
     case PROP_MAX_CONNECTIONS:
       g_mutex_lock (&self->lock);
       self->max_connections = g_value_get_uint (value);
@@ -168,18 +162,10 @@ pg_connection_limit_get_property (GObject * object, guint id, GValue * value,
 }
 
 static void
-pg_connection_limit_dispose (GObject * object)
-{
-  g_ptr_array_set_size (PG_CONNECTION_LIMIT (object)->servers, 0);
-  G_OBJECT_CLASS (pg_connection_limit_parent_class)->dispose (object);
-}
-
-static void
 pg_connection_limit_finalize (GObject * object)
 {
   PgConnectionLimit *self = PG_CONNECTION_LIMIT (object);
 
-  g_ptr_array_unref (self->servers);
   g_hash_table_unref (self->per_address);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (pg_connection_limit_parent_class)->finalize (object);
@@ -188,7 +174,6 @@ pg_connection_limit_finalize (GObject * object)
 static void
 pg_connection_limit_init (PgConnectionLimit * self)
 {
-  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->lock);
   self->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
       NULL);
@@ -203,13 +188,8 @@ pg_connection_limit_class_init (PgConnectionLimitClass * klass)
 
   oc->set_property = pg_connection_limit_set_property;
   oc->get_property = pg_connection_limit_get_property;
-  oc->dispose = pg_connection_limit_dispose;
   oc->finalize = pg_connection_limit_finalize;
-
-  g_object_class_install_property (oc, PROP_ADD_SERVER,
-      g_param_spec_object ("add-server", "Add server",
-          "Write an RTSP server to count its connections too",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_connection_limit_client_connected;
   g_object_class_install_property (oc, PROP_MAX_CONNECTIONS,
       g_param_spec_uint ("max-connections", "Max connections",
           "RTSP connections open at once over every server; more are shut down",

@@ -13,20 +13,19 @@
  * that already holds a reader (its second track, or another stream) is checked against the
  * per-stream count only; the session pool's max-sessions bounds the sessions themselves.
  *
- * Properties: "server" (write: adds a server, plain RTSP and RTSPS alike), "detach" (write
- * TRUE: stop watching every server), "max-per-stream", "max-total",
+ * Properties: its servers ("add-server", "detach": PgServerWatcher; plain RTSP and RTSPS
+ * alike), "max-per-stream", "max-total",
  * "readers" (read), "refused" (read: SETUPs answered 453 so far).
  */
 #include "pushgate.h"
 
 #define PG_TYPE_READER_LIMIT (pg_reader_limit_get_type ())
-G_DECLARE_FINAL_TYPE (PgReaderLimit, pg_reader_limit, PG, READER_LIMIT, GstElement)
+G_DECLARE_FINAL_TYPE (PgReaderLimit, pg_reader_limit, PG, READER_LIMIT, PgServerWatcher)
 
 struct _PgReaderLimit
 {
-  GstElement parent;
+  PgServerWatcher parent;
   GMutex lock;                  /* guards everything below and every media's count */
-  GPtrArray *servers;           /* strong refs; watched for new clients */
   guint max_per_stream;
   guint max_total;
   guint total;
@@ -36,15 +35,13 @@ struct _PgReaderLimit
 enum
 {
   PROP_0,
-  PROP_SERVER,
-  PROP_DETACH,
   PROP_MAX_PER_STREAM,
   PROP_MAX_TOTAL,
   PROP_READERS,
   PROP_REFUSED,
 };
 
-G_DEFINE_TYPE (PgReaderLimit, pg_reader_limit, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgReaderLimit, pg_reader_limit, PG_TYPE_SERVER_WATCHER);
 
 GST_DEBUG_CATEGORY_STATIC (pgrl_debug);
 #define GST_CAT_DEFAULT pgrl_debug
@@ -169,30 +166,13 @@ on_pre_setup (GstRTSPClient * client, GstRTSPContext * ctx,
 }
 
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
-    PgReaderLimit * self)
+pg_reader_limit_client_connected (PgServerWatcher * self, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
   g_signal_connect_object (client, "pre-setup-request",
       G_CALLBACK (on_pre_setup), self, 0);
   g_signal_connect_object (client, "setup-request", G_CALLBACK (on_setup),
       self, 0);
-}
-
-static void
-set_server (PgReaderLimit * self, GstRTSPServer * server)
-{
-  g_mutex_lock (&self->lock);
-  if (!server) {
-    for (guint i = 0; i < self->servers->len; i++)
-      g_signal_handlers_disconnect_by_func (g_ptr_array_index (self->servers, i),
-          on_client_connected, self);
-    g_ptr_array_set_size (self->servers, 0);
-  } else if (!g_ptr_array_find (self->servers, server, NULL)) {
-    g_ptr_array_add (self->servers, gst_object_ref (server));
-    g_signal_connect (server, "client-connected",
-        G_CALLBACK (on_client_connected), self);
-  }
-  g_mutex_unlock (&self->lock);
 }
 
 static void
@@ -202,14 +182,6 @@ pg_reader_limit_set_property (GObject * object, guint id, const GValue * value,
   PgReaderLimit *self = PG_READER_LIMIT (object);
 
   switch (id) {
-    case PROP_SERVER:
-      set_server (self, g_value_get_object (value));
-      break;
-    case PROP_DETACH:
-      /* node-gtk cannot write NULL to an object property: detaching is its own property. */
-      if (g_value_get_boolean (value))
-        set_server (self, NULL);
-      break;
     case PROP_MAX_PER_STREAM:
       g_mutex_lock (&self->lock);
       self->max_per_stream = g_value_get_uint (value);
@@ -252,16 +224,8 @@ pg_reader_limit_get_property (GObject * object, guint id, GValue * value,
 }
 
 static void
-pg_reader_limit_dispose (GObject * object)
-{
-  set_server (PG_READER_LIMIT (object), NULL);
-  G_OBJECT_CLASS (pg_reader_limit_parent_class)->dispose (object);
-}
-
-static void
 pg_reader_limit_finalize (GObject * object)
 {
-  g_ptr_array_unref (PG_READER_LIMIT (object)->servers);
   g_mutex_clear (&PG_READER_LIMIT (object)->lock);
   G_OBJECT_CLASS (pg_reader_limit_parent_class)->finalize (object);
 }
@@ -276,15 +240,8 @@ pg_reader_limit_class_init (PgReaderLimitClass * klass)
 
   object_class->set_property = pg_reader_limit_set_property;
   object_class->get_property = pg_reader_limit_get_property;
-  object_class->dispose = pg_reader_limit_dispose;
   object_class->finalize = pg_reader_limit_finalize;
-
-  g_object_class_install_property (object_class, PROP_SERVER,
-      g_param_spec_object ("server", "Server", "Write an RTSP server to cap its readers too (NULL: detach from all)",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (object_class, PROP_DETACH,
-      g_param_spec_boolean ("detach", "Detach", "Write TRUE to stop watching every server",
-          FALSE, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_reader_limit_client_connected;
   g_object_class_install_property (object_class, PROP_MAX_PER_STREAM,
       g_param_spec_uint ("max-per-stream", "Max per stream", "Readers of one stream (media)",
           0, G_MAXUINT, G_MAXUINT, rw));
@@ -306,7 +263,6 @@ static void
 pg_reader_limit_init (PgReaderLimit * self)
 {
   g_mutex_init (&self->lock);
-  self->servers = g_ptr_array_new_with_free_func (gst_object_unref);
   self->max_per_stream = G_MAXUINT;
   self->max_total = G_MAXUINT;
 }

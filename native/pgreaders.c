@@ -46,22 +46,15 @@
 #define MAX_EVENTS 4096
 
 #define PG_TYPE_READERS (pg_readers_get_type ())
-G_DECLARE_FINAL_TYPE (PgReaders, pg_readers, PG, READERS, GstElement)
+G_DECLARE_FINAL_TYPE (PgReaders, pg_readers, PG, READERS, PgServerWatcher)
 
 struct _PgReaders
 {
-  GstElement parent;
-  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
+  PgServerWatcher parent;
   GMutex lock;                  /* guards what follows and every Reader */
   GHashTable *readers;          /* id -> Reader*, not owned (the gone callback frees) */
   GQueue events;                /* gchar* JSON objects */
   guint64 dropped;
-};
-
-enum
-{
-  PROP_0,
-  PROP_ADD_SERVER,
 };
 
 enum
@@ -75,7 +68,7 @@ enum
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (PgReaders, pg_readers, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgReaders, pg_readers, PG_TYPE_SERVER_WATCHER);
 
 GST_DEBUG_CATEGORY_STATIC (pgreaders_debug);
 #define GST_CAT_DEFAULT pgreaders_debug
@@ -506,7 +499,8 @@ on_play (GstRTSPClient * client, GstRTSPContext * ctx, PgReaders * self)
 }
 
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client, PgReaders * self)
+pg_readers_client_connected (PgServerWatcher * self, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
   g_signal_connect_object (client, "setup-request", G_CALLBACK (on_setup), self, 0);
   g_signal_connect_object (client, "play-request", G_CALLBACK (on_play), self, 0);
@@ -618,6 +612,7 @@ kick_reader (PgReaders * self, const gchar * id)
   Reader *r;
   GstRTSPClient *client = NULL;
   gconstpointer sessmedia = NULL;
+  GPtrArray *servers;
 
   if (!id)
     return FALSE;
@@ -632,16 +627,15 @@ kick_reader (PgReaders * self, const gchar * id)
   if (!r)
     return FALSE;
   GST_INFO_OBJECT (self, "kicking reader %s", id);
+  servers = pg_server_watcher_servers (PG_SERVER_WATCHER (self));
   if (client) {
-    for (guint i = 0; i < self->servers->len; i++)
-      gst_rtsp_server_client_filter (g_ptr_array_index (self->servers, i), close_client_if,
-          client);
+    for (guint i = 0; i < servers->len; i++)
+      gst_rtsp_server_client_filter (g_ptr_array_index (servers, i), close_client_if, client);
     g_object_unref (client);
     return TRUE;
   }
-  for (guint i = 0; i < self->servers->len; i++) {
-    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (g_ptr_array_index (self->servers,
-            i));
+  for (guint i = 0; i < servers->len; i++) {
+    GstRTSPSessionPool *pool = gst_rtsp_server_get_session_pool (g_ptr_array_index (servers, i));
     GList *sessions = pool ? gst_rtsp_session_pool_filter (pool, ref_session_holding,
         (gpointer) sessmedia) : NULL;
     for (GList * l = sessions; l; l = l->next)
@@ -655,30 +649,6 @@ kick_reader (PgReaders * self, const gchar * id)
 }
 
 static void
-pg_readers_set_property (GObject * object, guint id, const GValue * value, GParamSpec * pspec)
-{
-  PgReaders *self = PG_READERS (object);
-
-  switch (id) {
-    case PROP_ADD_SERVER:
-      pg_servers_add (self->servers, g_value_get_object (value),
-          G_CALLBACK (on_client_connected), self);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
-  }
-}
-
-static void
-pg_readers_dispose (GObject * object)
-{
-  PgReaders *self = PG_READERS (object);
-
-  pg_servers_clear (self->servers, self);
-  G_OBJECT_CLASS (pg_readers_parent_class)->dispose (object);
-}
-
-static void
 pg_readers_finalize (GObject * object)
 {
   PgReaders *self = PG_READERS (object);
@@ -686,7 +656,6 @@ pg_readers_finalize (GObject * object)
   /* Every Reader holds a ref on us: none is left. */
   g_hash_table_unref (self->readers);
   g_queue_clear_full (&self->events, g_free);
-  g_ptr_array_unref (self->servers);
   g_mutex_clear (&self->lock);
   G_OBJECT_CLASS (pg_readers_parent_class)->finalize (object);
 }
@@ -694,7 +663,6 @@ pg_readers_finalize (GObject * object)
 static void
 pg_readers_init (PgReaders * self)
 {
-  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&self->lock);
   self->readers = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&self->events);
@@ -705,14 +673,8 @@ pg_readers_class_init (PgReadersClass * klass)
 {
   GObjectClass *oc = G_OBJECT_CLASS (klass);
 
-  oc->set_property = pg_readers_set_property;
-  oc->dispose = pg_readers_dispose;
   oc->finalize = pg_readers_finalize;
-
-  g_object_class_install_property (oc, PROP_ADD_SERVER,
-      g_param_spec_object ("add-server", "Add server",
-          "Write an RTSP server to follow its readers too",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_readers_client_connected;
 
   signals[SIGNAL_LIST_READERS] = g_signal_new_class_handler ("list-readers",
       G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION,

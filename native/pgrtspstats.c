@@ -10,8 +10,7 @@
  * not be read, or an answer sent outside any request's context). Server-sent requests (none in
  * pushgate) are not counted.
  *
- * Properties: "server" (write: counts the clients of one more server, plain RTSP and RTSPS
- * alike), "detach" (write TRUE: stop watching new clients of every server).
+ * Its servers ("add-server", "detach": PgServerWatcher) are plain RTSP and RTSPS alike.
  * Action signal "counts" () -> gchar*: the totals so far, two lines:
  *   "requests DESCRIBE=2 SETUP=4 PLAY=2\nresponses 200=8 404=1"
  * (only nonzero counts; methods as gst_rtsp_method_as_text names them, or "other").
@@ -19,7 +18,7 @@
 #include "pushgate.h"
 
 #define PG_TYPE_RTSP_STATS (pg_rtsp_stats_get_type ())
-G_DECLARE_FINAL_TYPE (PgRtspStats, pg_rtsp_stats, PG, RTSP_STATS, GstElement)
+G_DECLARE_FINAL_TYPE (PgRtspStats, pg_rtsp_stats, PG, RTSP_STATS, PgServerWatcher)
 
 /* Slot 0: "other"; slot 1 + n: the method whose flag is 1 << n (GstRTSPMethod is a bit set). */
 #define N_METHOD_BITS 13
@@ -29,19 +28,11 @@ G_DECLARE_FINAL_TYPE (PgRtspStats, pg_rtsp_stats, PG, RTSP_STATS, GstElement)
 
 struct _PgRtspStats
 {
-  GstElement parent;
-  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
+  PgServerWatcher parent;
   /* All counted with relaxed atomics: any thread may count, Node reads them. */
   guint64 requests[N_METHODS];
   guint64 responses[MAX_STATUS - MIN_STATUS + 1];
   guint64 odd_responses;        /* a status outside 100..599 */
-};
-
-enum
-{
-  PROP_0,
-  PROP_SERVER,
-  PROP_DETACH,
 };
 
 enum
@@ -52,7 +43,7 @@ enum
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (PgRtspStats, pg_rtsp_stats, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgRtspStats, pg_rtsp_stats, PG_TYPE_SERVER_WATCHER);
 
 static inline void
 count (guint64 * counter)
@@ -96,7 +87,8 @@ on_send_message (GstRTSPClient * client, GstRTSPContext * ctx, GstRTSPMessage * 
 
 /* On the server's main context (Node's thread in pushgate): C, not JavaScript. */
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client, PgRtspStats * self)
+pg_rtsp_stats_client_connected (PgServerWatcher * self, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
   g_signal_connect_object (client, "send-message", G_CALLBACK (on_send_message), self, 0);
 }
@@ -125,54 +117,9 @@ counts (PgRtspStats * self)
 }
 
 static void
-pg_rtsp_stats_set_property (GObject * object, guint id, const GValue * value, GParamSpec * pspec)
-{
-  PgRtspStats *self = PG_RTSP_STATS (object);
-
-  switch (id) {
-    case PROP_SERVER:
-      pg_servers_add (self->servers, g_value_get_object (value),
-          G_CALLBACK (on_client_connected), self);
-      break;
-    case PROP_DETACH:
-      /* node-gtk cannot write NULL to an object property: detaching is its own property. */
-      if (g_value_get_boolean (value))
-        pg_servers_clear (self->servers, self);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
-  }
-}
-
-static void
-pg_rtsp_stats_dispose (GObject * object)
-{
-  pg_servers_clear (PG_RTSP_STATS (object)->servers, object);
-  G_OBJECT_CLASS (pg_rtsp_stats_parent_class)->dispose (object);
-}
-
-static void
-pg_rtsp_stats_finalize (GObject * object)
-{
-  g_ptr_array_unref (PG_RTSP_STATS (object)->servers);
-  G_OBJECT_CLASS (pg_rtsp_stats_parent_class)->finalize (object);
-}
-
-static void
 pg_rtsp_stats_class_init (PgRtspStatsClass * klass)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->set_property = pg_rtsp_stats_set_property;
-  object_class->dispose = pg_rtsp_stats_dispose;
-  object_class->finalize = pg_rtsp_stats_finalize;
-
-  g_object_class_install_property (object_class, PROP_SERVER,
-      g_param_spec_object ("server", "Server", "Write an RTSP server to count its requests too",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (object_class, PROP_DETACH,
-      g_param_spec_boolean ("detach", "Detach", "Write TRUE to stop watching every server",
-          FALSE, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_rtsp_stats_client_connected;
 
   /* counts () -> gchar*: see the top. */
   signals[SIGNAL_COUNTS] = g_signal_new_class_handler ("counts", G_TYPE_FROM_CLASS (klass),
@@ -187,7 +134,6 @@ pg_rtsp_stats_class_init (PgRtspStatsClass * klass)
 static void
 pg_rtsp_stats_init (PgRtspStats * self)
 {
-  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 gboolean

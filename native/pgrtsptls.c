@@ -8,22 +8,14 @@
 #include "pushgate.h"
 
 #define PG_TYPE_RTSP_TLS (pg_rtsp_tls_get_type ())
-G_DECLARE_FINAL_TYPE (PgRtspTls, pg_rtsp_tls, PG, RTSP_TLS, GstElement)
+G_DECLARE_FINAL_TYPE (PgRtspTls, pg_rtsp_tls, PG, RTSP_TLS, PgServerWatcher)
 
 struct _PgRtspTls
 {
-  GstElement parent;
-  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
+  PgServerWatcher parent;
 };
 
-enum
-{
-  PROP_0,
-  PROP_ADD_SERVER,
-  PROP_DETACH,
-};
-
-G_DEFINE_TYPE (PgRtspTls, pg_rtsp_tls, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgRtspTls, pg_rtsp_tls, PG_TYPE_SERVER_WATCHER);
 
 /* GstRTSPAuth puts its TLS certificate on a new connection in its default "connect" check.
  * pushgate's users are checked by an RTSPAuth whose check JavaScript overrides, so that never
@@ -81,68 +73,23 @@ on_tls_pre_setup (GstRTSPClient * client, GstRTSPContext * ctx, gpointer unused)
 }
 
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client, PgRtspTls * self)
+pg_rtsp_tls_client_connected (PgServerWatcher * watcher, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
   if (set_tls_certificate (client))
     g_signal_connect (client, "pre-setup-request", G_CALLBACK (on_tls_pre_setup), NULL);
 }
 
 static void
-pg_rtsp_tls_set_property (GObject * object, guint id, const GValue * value,
-    GParamSpec * pspec)
-{
-  PgRtspTls *self = PG_RTSP_TLS (object);
-
-  switch (id) {
-    case PROP_ADD_SERVER:
-      pg_servers_add (self->servers, g_value_get_object (value),
-          G_CALLBACK (on_client_connected), self);
-      break;
-    case PROP_DETACH:
-      /* node-gtk cannot write NULL to an object property: detaching is its own property. */
-      if (g_value_get_boolean (value))
-        pg_servers_clear (self->servers, self);
-      break;
-    default:
-      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
-  }
-}
-
-static void
-pg_rtsp_tls_dispose (GObject * object)
-{
-  pg_servers_clear (PG_RTSP_TLS (object)->servers, object);
-  G_OBJECT_CLASS (pg_rtsp_tls_parent_class)->dispose (object);
-}
-
-static void
-pg_rtsp_tls_finalize (GObject * object)
-{
-  g_ptr_array_unref (PG_RTSP_TLS (object)->servers);
-  G_OBJECT_CLASS (pg_rtsp_tls_parent_class)->finalize (object);
-}
-
-static void
 pg_rtsp_tls_init (PgRtspTls * self)
 {
-  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
+/* Its servers ("add-server") are those whose auth has a TLS certificate. */
 static void
 pg_rtsp_tls_class_init (PgRtspTlsClass * klass)
 {
-  GObjectClass *oc = G_OBJECT_CLASS (klass);
-
-  oc->set_property = pg_rtsp_tls_set_property;
-  oc->dispose = pg_rtsp_tls_dispose;
-  oc->finalize = pg_rtsp_tls_finalize;
-  g_object_class_install_property (oc, PROP_ADD_SERVER,
-      g_param_spec_object ("add-server", "Add server",
-          "Write an RTSP server whose auth has a TLS certificate: its connections get it",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
-  g_object_class_install_property (oc, PROP_DETACH,
-      g_param_spec_boolean ("detach", "Detach", "Write TRUE to stop watching every server",
-          FALSE, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_rtsp_tls_client_connected;
   gst_element_class_set_static_metadata (GST_ELEMENT_CLASS (klass),
       "pushgate RTSPS connections", "Generic",
       "Puts the TLS certificate on RTSPS connections and keeps RTSPS media on them (TCP only)",

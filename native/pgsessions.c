@@ -33,19 +33,17 @@
 #define EMPTY_SINCE "pg-empty-since"
 
 #define PG_TYPE_SESSIONS (pg_sessions_get_type ())
-G_DECLARE_FINAL_TYPE (PgSessions, pg_sessions, PG, SESSIONS, GstElement)
+G_DECLARE_FINAL_TYPE (PgSessions, pg_sessions, PG, SESSIONS, PgServerWatcher)
 
 struct _PgSessions
 {
-  GstElement parent;
-  GPtrArray *servers;           /* strong refs; only touched from the thread that adds them */
+  PgServerWatcher parent;
   guint session_timeout;        /* read from client threads: atomic */
 };
 
 enum
 {
   PROP_0,
-  PROP_ADD_SERVER,
   PROP_SESSION_TIMEOUT,
 };
 
@@ -59,7 +57,9 @@ enum
 
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (PgSessions, pg_sessions, GST_TYPE_ELEMENT);
+G_DEFINE_TYPE (PgSessions, pg_sessions, PG_TYPE_SERVER_WATCHER);
+
+#define SERVERS(self) pg_server_watcher_servers (PG_SERVER_WATCHER (self))
 
 /* Whether a media's bin is named with `prefix`. */
 static gboolean
@@ -163,10 +163,11 @@ static GPtrArray *
 session_pools (PgSessions * self)
 {
   GPtrArray *pools = g_ptr_array_new_with_free_func (g_object_unref);
+  GPtrArray *servers = SERVERS (self);
 
-  for (guint i = 0; i < self->servers->len; i++) {
+  for (guint i = 0; i < servers->len; i++) {
     GstRTSPSessionPool *pool =
-        gst_rtsp_server_get_session_pool (g_ptr_array_index (self->servers, i));
+        gst_rtsp_server_get_session_pool (g_ptr_array_index (servers, i));
     if (pool && !g_ptr_array_find (pools, pool, NULL))
       g_ptr_array_add (pools, pool);
     else if (pool)
@@ -197,12 +198,13 @@ static guint
 close_sessions (PgSessions * self, const gchar * prefix)
 {
   CountData clients = { prefix, 0 }, sessions = { prefix, 0 };
+  GPtrArray *servers = SERVERS (self);
   GPtrArray *pools;
 
   if (!prefix)
     return 0;
-  for (guint i = 0; i < self->servers->len; i++)
-    gst_rtsp_server_client_filter (g_ptr_array_index (self->servers, i),
+  for (guint i = 0; i < servers->len; i++)
+    gst_rtsp_server_client_filter (g_ptr_array_index (servers, i),
         close_client_using, &clients);
   pools = session_pools (self);
   for (guint i = 0; i < pools->len; i++)
@@ -278,9 +280,10 @@ close_idle_connections (PgSessions * self)
   IdleData data = { g_get_monotonic_time (),
     (gint64) g_atomic_int_get (&self->session_timeout) * G_USEC_PER_SEC, 0
   };
+  GPtrArray *servers = SERVERS (self);
 
-  for (guint i = 0; i < self->servers->len; i++)
-    gst_rtsp_server_client_filter (g_ptr_array_index (self->servers, i),
+  for (guint i = 0; i < servers->len; i++)
+    gst_rtsp_server_client_filter (g_ptr_array_index (servers, i),
         close_client_if_idle, &data);
   if (data.closed)
     GST_DEBUG_OBJECT (self, "closed %u connections without a session", data.closed);
@@ -288,8 +291,8 @@ close_idle_connections (PgSessions * self)
 }
 
 static void
-on_client_connected (GstRTSPServer * server, GstRTSPClient * client,
-    PgSessions * self)
+pg_sessions_client_connected (PgServerWatcher * self, GstRTSPServer * server,
+    GstRTSPClient * client)
 {
   g_signal_connect_object (client, "new-session", G_CALLBACK (on_new_session),
       self, 0);
@@ -302,10 +305,6 @@ pg_sessions_set_property (GObject * object, guint id, const GValue * value,
   PgSessions *self = PG_SESSIONS (object);
 
   switch (id) {
-    case PROP_ADD_SERVER:
-      pg_servers_add (self->servers, g_value_get_object (value),
-          G_CALLBACK (on_client_connected), self);
-      break;
     case PROP_SESSION_TIMEOUT:
       g_atomic_int_set (&self->session_timeout, g_value_get_uint (value));
       break;
@@ -330,29 +329,9 @@ pg_sessions_get_property (GObject * object, guint id, GValue * value,
 }
 
 static void
-pg_sessions_dispose (GObject * object)
-{
-  PgSessions *self = PG_SESSIONS (object);
-
-  /* The handlers were connected with g_signal_connect_object: they go with this object. */
-  g_ptr_array_set_size (self->servers, 0);
-  G_OBJECT_CLASS (pg_sessions_parent_class)->dispose (object);
-}
-
-static void
 pg_sessions_init (PgSessions * self)
 {
   self->session_timeout = DEFAULT_SESSION_TIMEOUT;
-  self->servers = g_ptr_array_new_with_free_func (g_object_unref);
-}
-
-static void
-pg_sessions_finalize (GObject * object)
-{
-  PgSessions *self = PG_SESSIONS (object);
-
-  g_ptr_array_unref (self->servers);
-  G_OBJECT_CLASS (pg_sessions_parent_class)->finalize (object);
 }
 
 static void
@@ -362,13 +341,7 @@ pg_sessions_class_init (PgSessionsClass * klass)
 
   oc->set_property = pg_sessions_set_property;
   oc->get_property = pg_sessions_get_property;
-  oc->dispose = pg_sessions_dispose;
-  oc->finalize = pg_sessions_finalize;
-
-  g_object_class_install_property (oc, PROP_ADD_SERVER,
-      g_param_spec_object ("add-server", "Add server",
-          "Write an RTSP server to handle its sessions too",
-          GST_TYPE_RTSP_SERVER, G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS));
+  PG_SERVER_WATCHER_CLASS (klass)->client_connected = pg_sessions_client_connected;
   g_object_class_install_property (oc, PROP_SESSION_TIMEOUT,
       g_param_spec_uint ("session-timeout", "Session timeout",
           "Seconds after which a silent reader's session expires (no extra timeout)",

@@ -26,14 +26,22 @@
 GType pg_rtp_batch_get_type (void);
 
 /*
- * Adds `server` to `servers` (a GPtrArray of strong refs) unless it is there already, and
- * connects `on_client_connected` to its "client-connected" for as long as `element` lives.
- * FALSE if it was there (or NULL).
+ * The base of the elements that handle every new client of the RTSP servers Node adds to them
+ * ("add-server"; "detach" lets go of all): server-watcher.c.
  */
-gboolean pg_servers_add (GPtrArray * servers, GstRTSPServer * server,
-    GCallback on_client_connected, gpointer element);
-/* Disconnects `element`'s handlers from the servers and empties the array. */
-void pg_servers_clear (GPtrArray * servers, gpointer element);
+#define PG_TYPE_SERVER_WATCHER (pg_server_watcher_get_type ())
+G_DECLARE_DERIVABLE_TYPE (PgServerWatcher, pg_server_watcher, PG, SERVER_WATCHER, GstElement)
+
+struct _PgServerWatcherClass
+{
+  GstElementClass parent_class;
+  /* A client connected to one of the servers; on the server's main context (Node's thread). */
+  void (*client_connected) (PgServerWatcher * self, GstRTSPServer * server,
+      GstRTSPClient * client);
+};
+
+/* The servers added, in order (strong refs; only touched from the thread that adds them). */
+GPtrArray *pg_server_watcher_servers (PgServerWatcher * self);
 
 /*
  * Calls `gone (data)` once, when `sessmedia` goes (TEARDOWN, closed connection, session

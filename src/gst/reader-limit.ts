@@ -33,7 +33,7 @@ export class ReaderLimit {
     }
     const limit = new ReaderLimit(element);
     limit.setLimits(limits);
-    for (const server of servers) element.setProperty('server', server);
+    for (const server of servers) element.setProperty('add-server', server);
     return limit;
   }
 

@@ -30,7 +30,7 @@ export class RtspStats {
       log.warn({ pluginDir: NATIVE_PLUGIN_DIR }, 'native plugin pgrtspstats not found (build it with scripts/build-native.sh): RTSP requests are not counted in /metrics');
       return undefined;
     }
-    for (const server of servers) element.setProperty('server', server);
+    for (const server of servers) element.setProperty('add-server', server);
     return new RtspStats(element);
   }
 
