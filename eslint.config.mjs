@@ -28,7 +28,7 @@ export default tseslint.config(
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'script',
       globals: Object.fromEntries(
-        ['window', 'document', 'navigator', 'location', 'console', 'fetch', 'URL', 'URLSearchParams', 'WebSocket', 'MediaRecorder', 'TextEncoder', 'btoa', 'atob', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
+        ['window', 'document', 'navigator', 'location', 'console', 'fetch', 'URL', 'URLSearchParams', 'WebSocket', 'MediaRecorder', 'TextEncoder', 'btoa', 'atob', 'sessionStorage', 'RTCPeerConnection', 'MediaStream', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'].map((name) => [name, 'readonly']),
       ),
     },
   },

@@ -20,6 +20,16 @@ import { credentialsFromProtocols } from './push-ws-protocol';
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** 'open': the route holds no data and needs no credentials (the web page's files). */
+    access?: 'open';
+  }
+}
+
+/** Route config of a route open to anyone, like /healthz (the web page's static files). */
+export const OPEN_ROUTE = { access: 'open' } as const;
+
 export function registerAccessHook(app: FastifyInstance, authorizer: Authorizer, logger: Logger, events: GatewayEvents, readers?: ReaderControl): void {
   app.addHook('onRequest', async (request, reply) => {
     const target = accessTarget(request, readers);
@@ -70,7 +80,7 @@ function credentialsOf(request: FastifyRequest, action: Action): Credentials {
 
 function accessTarget(request: FastifyRequest, readers: ReaderControl | undefined): { action: Action; stream: string } | undefined {
   const path = request.url.split('?')[0] ?? '';
-  if (OPEN_PATHS.has(path)) return undefined;
+  if (OPEN_PATHS.has(path) || request.routeOptions.config?.access === 'open') return undefined;
   const params = request.params as Record<string, string> | undefined;
   const wildcard = params?.['*'];
   if (path.startsWith('/push/')) return { action: 'publish', stream: wildcard ?? path.slice('/push/'.length) };

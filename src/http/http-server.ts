@@ -16,11 +16,13 @@ import { registerAccessHook } from './access-hook';
 import { registerApiRoutes, type Readiness } from './api-routes';
 import { registerOpenApi } from './openapi';
 import { registerControlRoutes } from './control-routes';
+import { registerInfoRoute } from './info-route';
 import { errorBody, sendError } from './error-reply';
 import { registerMetricsRoute, type MetricsExposition } from './metrics-route';
 import { registerPushRoutes } from './push-routes';
 import { registerPushWsRoute } from './push-ws-route';
 import { createRawPushServer } from './raw-push';
+import { registerWebRoutes } from './web-routes';
 import { routeUpgrade } from './upgrade-routing';
 
 export interface HttpServerOptions {
@@ -138,6 +140,8 @@ function registerRoutes(app: FastifyInstance, options: HttpServerOptions, native
   registerApiRoutes(app, options.registry, { gstreamer: options.gstreamerVersion, readiness: options.readiness });
   registerControlRoutes(app, { registry: options.registry, readers: options.readers, logger: options.logger.child({ module: 'control' }) });
   if (options.metrics) registerMetricsRoute(app, options.metrics);
+  registerInfoRoute(app, { version: PACKAGE_VERSION, rtspPorts: () => options.rtspPorts?.() ?? { rtsp: undefined, rtsps: undefined } });
+  registerWebRoutes(app);
 }
 
 function rtspUrlOf(options: HttpServerOptions, name: string, hostname: string): string | undefined {
