@@ -86,11 +86,6 @@ export function lengthPrefixedToAnnexB(block: Uint8Array, lengthSize: number): U
   return out;
 }
 
-/** Whether a block is Annex-B already (a muxer that wrote no configuration record does that). */
-export function startsWithStartCode(block: Uint8Array): boolean {
-  return block[0] === 0 && block[1] === 0 && (block[2] === 1 || (block[2] === 0 && block[3] === 1));
-}
-
 // ---- audio ----
 
 export interface AudioConfig {

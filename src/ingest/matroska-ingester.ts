@@ -6,7 +6,7 @@ import { PushgateError } from '../core/errors';
 import type { VideoCodec, VideoTrack } from '../core/media';
 import { AnnexBFramer, type AccessUnit } from './annexb-framer';
 import type { IngestSink, Ingester } from './ingester';
-import { MATROSKA_VIDEO_CODECS, audioConfig, lengthPrefixedToAnnexB, parseVideoConfig, startsWithStartCode, type AudioConfig } from './matroska-codecs';
+import { MATROSKA_VIDEO_CODECS, audioConfig, lengthPrefixedToAnnexB, parseVideoConfig, type AudioConfig } from './matroska-codecs';
 import { MatroskaDemuxer, type MatroskaBlock, type MatroskaEvent, type MatroskaTrack } from './matroska-demuxer';
 import { ParameterSets } from './parameter-sets';
 import { TimestampRebaser } from './timestamp-rebaser';
@@ -19,7 +19,7 @@ const MAX_FRAME_NS = SECOND;
 interface VideoIn {
   readonly number: number;
   readonly codec: VideoCodec;
-  /** NAL length prefix size; undefined when the blocks are Annex-B (no configuration record). */
+  /** NAL length prefix size; undefined when the blocks are Annex-B (no configuration record: older Chromium). */
   readonly lengthSize: number | undefined;
   readonly framer: AnnexBFramer;
 }
@@ -108,7 +108,9 @@ export class MatroskaIngester implements Ingester {
 
   #acceptVideo(video: VideoIn, block: MatroskaBlock, arrival: number): void {
     block.frames.forEach((frame, index) => {
-      const annexB = video.lengthSize === undefined || startsWithStartCode(frame) ? frame : lengthPrefixedToAnnexB(frame, video.lengthSize);
+      // With a configuration record the blocks are length-prefixed, whatever their first bytes
+      // look like (a 256-byte NAL unit's length is 00 00 01 00); without one, Annex-B.
+      const annexB = video.lengthSize === undefined ? frame : lengthPrefixedToAnnexB(frame, video.lengthSize);
       // A block is one whole access unit: no need to wait for the next one to know it ended.
       const units = [...video.framer.push(annexB), ...video.framer.flush()];
       const timeNs = block.timeNs + index * this.#frameDuration;

@@ -19,6 +19,8 @@ interface MkvSpec {
   /** Unknown-size Segment and Clusters, as MediaRecorder writes them. */
   readonly live?: boolean;
   readonly video?: 'h264' | 'h265' | 'vp8';
+  /** x264's -tune zerolatency for 4 s: small frames, some of 256..511 bytes. */
+  readonly zerolatency?: boolean;
 }
 
 const cache = new Map<string, Buffer>();
@@ -33,13 +35,15 @@ function encodeMkv(spec: MkvSpec = {}): Buffer {
       ? ['-c:v', 'libvpx', '-deadline', 'realtime']
       : spec.video === 'h265'
         ? ['-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=error:scenecut=0:bframes=0']
-        : ['-c:v', 'libx264', '-preset', 'veryfast', '-x264-params', 'scenecut=0', '-bf', '0'];
+        : spec.zerolatency
+          ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-x264-params', 'scenecut=0', '-bf', '0']
+          : ['-c:v', 'libx264', '-preset', 'veryfast', '-x264-params', 'scenecut=0', '-bf', '0'];
   const audio = spec.audio === 'opus' ? ['-c:a', 'libopus', '-b:a', '32k'] : spec.audio === 'aac' ? ['-c:a', 'aac', '-b:a', '64k'] : ['-an'];
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=${FPS}`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(SECONDS), '-g', String(FPS), '-pix_fmt', 'yuv420p',
+    '-t', String(spec.zerolatency ? 4 : SECONDS), '-g', String(FPS), '-pix_fmt', 'yuv420p',
     ...video, ...audio, '-ac', '1',
     ...(spec.live ? ['-live', '1', '-cluster_time_limit', '200'] : []),
     '-f', 'matroska', '-',
@@ -218,6 +222,20 @@ describe('Matroska ingester', () => {
       assert.deepEqual([unit.data[0], unit.data[1]! & 0xf6], [0xff, 0xf0], 'ADTS sync');
       assert.equal(((unit.data[3]! & 3) << 11) | (unit.data[4]! << 3) | (unit.data[5]! >> 5), unit.data.byteLength);
     }
+  });
+
+  void it('reads blocks as length-prefixed even when a length looks like a start code (a NAL unit of 256..511 bytes)', () => {
+    const data = encodeMkv({ zerolatency: true });
+    const { blocks } = demuxAll([data]);
+    assert.ok(
+      blocks.some((b) => b.frames[0]![0] === 0 && b.frames[0]![1] === 0 && b.frames[0]![2] === 1),
+      'the clip has a block starting 00 00 01',
+    );
+    const out = new Collector();
+    const ingester = new MatroskaIngester(out.sink);
+    ingester.push(data, SECOND);
+    ingester.end(SECOND);
+    assert.equal(out.kind('video').length, blocks.length);
   });
 
   void it('takes H.265 (hvcC) the same way', () => {
