@@ -8,6 +8,9 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Histogram } from 
 import type { StreamDescription } from '../core/stream';
 import type { EventTotals } from './event-counts';
 
+/** How often the event-loop lag is sampled. */
+const EVENT_LOOP_SAMPLE_MS = 250;
+
 /** One RTSP reader, as the media engine lists it. */
 export interface ReaderSample {
   readonly stream: string;
@@ -96,7 +99,9 @@ export class GatewayMetrics {
 
 function buildRegistry(sources: MetricsSources, options: MetricsOptions, scrape: { readonly serial: number }): Registry {
   const registry = new Registry();
-  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  // The event-loop lag is sampled by a timer: prom-client's default of every 10 ms woke
+  // GLib's loop (and libuv within it) 100 times a second, tripling an idle gateway's CPU.
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const registers = [registry];
   // Each source is read once per scrape, however many metrics are made from it, so that they
   // agree with each other (and a stream list is built once).
