@@ -142,6 +142,9 @@ void test('with users configured the page asks to sign in, says "not allowed" to
   ]);
   await waitLive(gateway, 'guarded/cam', { authorization: admin });
   assert.equal((await request('GET', `${gateway.http}/v1/streams`)).status, 401, 'the data itself stays behind credentials');
+  assert.equal((await request('GET', `${gateway.http}/v1/info`)).status, 401);
+  assert.equal((await request('GET', `${gateway.http}/v1/info`, { headers: { authorization: admin } })).status, 200);
+  assert.equal((await request('GET', `${gateway.http}/app.js`)).status, 200, 'the page\'s files are open');
 
   const { page, log } = await openPage(gateway);
   await withLog(page, log, async () => {
