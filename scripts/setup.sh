@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 # glib-networking: GIO's TLS backend, which RTSPS needs; openssl: the TLS tests make a test CA;
 # chromium: the browser tests (test/e2e/helpers/browser.ts drives it with playwright-core).
+# gstreamer1.0-nice (webrtcbin's ICE agent) and gir1.2-gst-plugins-bad-1.0 (GstWebRTC's
+# introspection data): WebRTC playback (WHEP).
 DEBIAN_PACKAGES=(
+  gstreamer1.0-nice gir1.2-gst-plugins-bad-1.0
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp gstreamer1.0-x
   gir1.2-gst-rtsp-server-1.0 gir1.2-gst-plugins-base-1.0 libgirepository1.0-dev libcairo2-dev

@@ -94,6 +94,15 @@ export class Gateway {
       logger: logger.child({ module: 'rtsp' }),
       events: this.#events,
       nativeIngest: config.nativeIngest,
+      webrtc: config.webrtc
+        ? {
+            maxWatchersPerStream: config.maxWebrtcWatchersPerStream,
+            maxWatchers: config.maxWebrtcWatchers,
+            stunServer: config.webrtcStunServer || undefined,
+            turnServer: config.webrtcTurnServer || undefined,
+            iceGatherTimeoutMs: config.webrtcIceGatherTimeoutMs,
+          }
+        : undefined,
     });
     this.#registry = new StreamRegistry({
       engine: this.#engine,
@@ -115,6 +124,7 @@ export class Gateway {
       authorizer: this.#authorizer,
       nativeIngest: this.#engine.nativeIngest,
       readers: this.#engine.readers,
+      webrtc: this.#engine.webrtc,
       rtspPorts: () => ({ rtsp: this.rtspPort, rtsps: this.rtspsPort }),
       limits: {
         publisherQuota: this.#publisherQuota,

@@ -34,6 +34,15 @@ export interface Config {
   readonly plainRtsp: boolean;
   /** On SIGTERM/SIGINT, refuse new pushes but serve readers this long before stopping (0: stop at once). */
   readonly drainMs: number;
+  /** WebRTC playback over WHEP (POST /whep/<name>). */
+  readonly webrtc: boolean;
+  readonly maxWebrtcWatchersPerStream: number;
+  readonly maxWebrtcWatchers: number;
+  /** stun://host:port for server-reflexive candidates; '' = host candidates only. */
+  readonly webrtcStunServer: string;
+  /** turn://user:password@host:port (or turns://) for relayed candidates; '' = none. */
+  readonly webrtcTurnServer: string;
+  readonly webrtcIceGatherTimeoutMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
@@ -86,6 +95,14 @@ const host = (raw: string): string => {
 
 const filePath = (raw: string): string => raw.trim();
 
+const iceServer = (schemes: readonly string[]) => (raw: string): string => {
+  const value = raw.trim();
+  if (value === '') return '';
+  const match = /^([a-z]+):\/\/(?:[^@\s]+@)?[^\s:@/]+:\d{1,5}$/.exec(value);
+  if (!match || !schemes.includes(match[1]!)) throw new ConfigError(`expected ${schemes.map((s) => `${s}://`).join(' or ')}${schemes[0] === 'stun' ? '' : 'user:password@'}host:port, got "${raw.replace(/\/\/[^@\s]*@/, '//…@')}"`);
+  return value;
+};
+
 const spec = <K extends keyof Config>(s: OptionSpec<K>): OptionSpec<K> => s;
 
 export const OPTIONS = [
@@ -115,6 +132,12 @@ export const OPTIONS = [
   spec({ key: 'plainHttp', flag: '--plain-http <on|off>', env: 'PUSHGATE_PLAIN_HTTP', description: 'also listen on the plain HTTP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
   spec({ key: 'drainMs', flag: '--drain-timeout <ms>', env: 'PUSHGATE_DRAIN_TIMEOUT_MS', description: 'on SIGTERM or SIGINT, first drain: /readyz answers 503, new pushes get 503 DRAINING, readers are served until they and the pushes are gone or this long has passed; a second signal stops at once (0 = stop at once)', defaultValue: 0, parse: integer(0, 86_400_000) }),
   spec({ key: 'plainRtsp', flag: '--plain-rtsp <on|off>', env: 'PUSHGATE_PLAIN_RTSP', description: 'also listen on the plain RTSP port (off needs --tls-cert)', defaultValue: true, parse: boolean }),
+  spec({ key: 'webrtc', flag: '--webrtc <on|off>', env: 'PUSHGATE_WEBRTC', description: 'WebRTC playback over WHEP (POST /whep/<name>); needs webrtcbin and gstreamer1.0-nice', defaultValue: true, parse: boolean }),
+  spec({ key: 'maxWebrtcWatchersPerStream', flag: '--max-webrtc-watchers-per-stream <n>', env: 'PUSHGATE_MAX_WEBRTC_WATCHERS_PER_STREAM', description: 'WebRTC watchers of one stream; beyond it POST /whep answers 503', defaultValue: 50, parse: integer(1, 10_000) }),
+  spec({ key: 'maxWebrtcWatchers', flag: '--max-webrtc-watchers <n>', env: 'PUSHGATE_MAX_WEBRTC_WATCHERS', description: 'WebRTC watchers of all streams together; beyond it POST /whep answers 503', defaultValue: 200, parse: integer(1, 100_000) }),
+  spec({ key: 'webrtcStunServer', flag: '--webrtc-stun-server <url>', env: 'PUSHGATE_WEBRTC_STUN_SERVER', description: 'stun://host:port: also offer WebRTC watchers the gateway\'s public (server-reflexive) address, for a gateway behind NAT', defaultValue: '', parse: iceServer(['stun']) }),
+  spec({ key: 'webrtcTurnServer', flag: '--webrtc-turn-server <url>', env: 'PUSHGATE_WEBRTC_TURN_SERVER', description: 'turn://user:password@host:port (or turns://): also offer relayed candidates, for watchers no direct UDP path reaches', defaultValue: '', parse: iceServer(['turn', 'turns']) }),
+  spec({ key: 'webrtcIceGatherTimeoutMs', flag: '--webrtc-ice-gather-timeout <ms>', env: 'PUSHGATE_WEBRTC_ICE_GATHER_TIMEOUT_MS', description: 'a WHEP answer waits at most this long for ICE gathering, then carries the candidates found so far', defaultValue: 2000, parse: integer(100, 30_000) }),
 ] as const;
 
 export const defaultConfig: Config = Object.fromEntries(OPTIONS.map((o) => [o.key, o.defaultValue])) as unknown as Config;

@@ -2,7 +2,7 @@
 
 export const ErrorCodes = {
   INVALID_STREAM_NAME: { status: 400, doc: 'The stream name is not 1+ "/"-separated segments of [A-Za-z0-9_.-], at most 128 chars.' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The push has no Content-Type or one pushgate does not ingest.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, doc: 'The push has no Content-Type or one pushgate does not ingest; a WHEP offer is not application/sdp.' },
   STREAM_BUSY: { status: 409, doc: 'Another publisher is live on this stream name.' },
   STREAM_NOT_FOUND: { status: 404, doc: 'No stream of that name is live.' },
   READER_NOT_FOUND: { status: 404, doc: 'No RTSP reader has that id (it left, or never was).' },
@@ -23,6 +23,12 @@ export const ErrorCodes = {
   UNAUTHORIZED: { status: 401, doc: 'No or wrong credentials; the WWW-Authenticate header says which schemes are accepted.' },
   FORBIDDEN: { status: 403, doc: 'The credentials are right but do not allow this action on this stream from this address.' },
   SHUTTING_DOWN: { status: 503, doc: 'The gateway is stopping.' },
+  WHEP_OFFER_INVALID: { status: 400, doc: 'The WHEP body is not an SDP offer WebRTC can answer (no v=0, no m= line, no ICE credentials or DTLS fingerprint).' },
+  WHEP_CODEC_UNSUPPORTED: { status: 422, doc: 'The WHEP offer receives no video pushgate can send without transcoding: H.264 with packetization-mode=1 (an H.265 stream cannot be watched over WebRTC).' },
+  WHEP_SESSION_NOT_FOUND: { status: 404, doc: 'No WebRTC watcher has that WHEP session id (it ended, or never was).' },
+  WHEP_METHOD_NOT_ALLOWED: { status: 405, doc: 'PATCH of a WHEP session: pushgate answers with every ICE candidate and takes no trickled candidates or ICE restarts.' },
+  WEBRTC_WATCHER_LIMIT: { status: 503, doc: 'The stream already has --max-webrtc-watchers-per-stream WebRTC watchers, or the gateway --max-webrtc-watchers.' },
+  WEBRTC_UNAVAILABLE: { status: 501, doc: 'WebRTC playback is off (--webrtc off) or GStreamer lacks webrtcbin or the ICE plugin (gstreamer1.0-nice).' },
   DRAINING: { status: 503, doc: 'The gateway is draining before a restart: it serves its readers but takes no new push (push to another node).' },
 } as const;
 

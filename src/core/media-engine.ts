@@ -30,6 +30,27 @@ export interface MediaEngine {
   readonly nativeIngest: NativeIngestPort | undefined;
   /** The RTSP readers of every stream, to list and close; undefined when the engine cannot. */
   readonly readers: ReaderControl | undefined;
+  /** WebRTC watchers (WHEP); undefined when the engine has none. */
+  readonly webrtc?: WebRtcPort | undefined;
+}
+
+/**
+ * WebRTC playback: one watcher per WHEP session, answered with every ICE candidate in the SDP
+ * (no trickle). Plain data, called on Node's thread.
+ */
+export interface WebRtcPort {
+  /**
+   * Answers the offer of a watcher of live stream `stream`: resolves once ICE gathering is done
+   * (or its timeout passed). Throws STREAM_NOT_FOUND, WHEP_OFFER_INVALID, WHEP_CODEC_UNSUPPORTED,
+   * WEBRTC_WATCHER_LIMIT, MEDIA_ENGINE.
+   */
+  answer(request: { readonly stream: string; readonly offer: string; readonly remoteAddress: string }): Promise<{ readonly id: string; readonly answer: string }>;
+  /** Ends one watcher; false for an unknown id. */
+  close(id: string): boolean;
+  /** The stream a watcher watches (for its DELETE's access check); undefined for an unknown id. */
+  streamOf(id: string): string | undefined;
+  /** Watchers now, of one stream or of all. */
+  count(stream?: string): number;
 }
 
 /** The control API's hold on RTSP readers: plain data, called on Node's thread. */

@@ -2,33 +2,42 @@
 // ingest that feeds a stream's media straight from a push's connection.
 import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
-import type { MediaEngine, NativeIngestPort, ReaderControl, StreamOutput } from '../core/media-engine';
+import type { MediaEngine, NativeIngestPort, ReaderControl, StreamOutput, WebRtcPort } from '../core/media-engine';
 import type { StreamTracks } from '../core/media';
 import { NativeIngest } from './native-ingest';
 import { RtspServer, type RtspServerOptions } from './rtsp-server';
 import { NATIVE_PLUGIN_DIR, hasElementFactory } from './runtime';
 import { StreamMedia } from './stream-media';
+import { WebRtcService, type WebRtcOptions } from './webrtc-service';
 
 export interface GstMediaEngineOptions extends RtspServerOptions {
   /** Read raw H.264/H.265 pushes natively when the plugin is built (else Node reads them). */
   readonly nativeIngest: boolean;
   /** Told of every RTSP reader that joins and leaves. */
   readonly events?: GatewayEvents | undefined;
+  /** WebRTC playback (WHEP); undefined: off. */
+  readonly webrtc?: WebRtcOptions | undefined;
 }
 
 export class GstMediaEngine implements MediaEngine {
   readonly rtsp: RtspServer;
   readonly nativeIngest: NativeIngestPort | undefined;
   readonly readers: ReaderControl | undefined;
+  readonly #webrtc: WebRtcService | undefined;
   readonly #log: Logger;
   /** Every output not yet released, oldest first (a closing one lingers beside its successor). */
   readonly #outputs = new Set<StreamMedia>();
 
+  readonly #host: string;
+
   constructor(options: GstMediaEngineOptions) {
     this.#log = options.logger;
+    this.#host = options.host;
     const events = options.events;
+    this.#webrtc = options.webrtc && this.#webrtcService(options.webrtc);
     this.rtsp = new RtspServer({
       ...options,
+      internalReader: this.#webrtc && { ...this.#webrtc.credentials, ownAddress: isWildcard(options.host) ? undefined : options.host },
       onReaderEvents: (readers) => {
         for (const e of readers) {
           const { id, stream, remoteAddress, transport, tls } = e.reader;
@@ -44,6 +53,23 @@ export class GstMediaEngine implements MediaEngine {
     });
     this.readers = this.rtsp.readers;
     this.nativeIngest = options.nativeIngest ? this.#nativeIngestPort() : undefined;
+  }
+
+  /** WebRTC playback, when it can work here (else a warning says what is missing). */
+  get webrtc(): WebRtcPort | undefined {
+    return this.#webrtc;
+  }
+
+  #webrtcService(options: WebRtcOptions): WebRtcService | undefined {
+    const missing = WebRtcService.missing();
+    if (missing) {
+      this.#log.warn({ missing }, 'WebRTC playback (WHEP) is off: POST /whep/<name> answers 501');
+      return undefined;
+    }
+    return new WebRtcService(options, (name) => {
+      const output = this.#liveOutput(name);
+      return output?.mounted ? output.tracks : undefined;
+    }, this.#log.child({ module: 'webrtc' }));
   }
 
   #nativeIngestPort(): NativeIngestPort | undefined {
@@ -72,6 +98,17 @@ export class GstMediaEngine implements MediaEngine {
       );
     }
     this.rtsp.start();
+    const plain = this.rtsp.port;
+    const port = plain ?? this.rtsp.tlsPort;
+    const host = this.#relayHost();
+    this.#webrtc?.start((name) => `${plain !== undefined ? 'rtsp' : 'rtsps'}://${host}:${port}/${name}`);
+  }
+
+  /** Where the relays reach the RTSP server: loopback when it listens on every address. */
+  #relayHost(): string {
+    const host = this.#host;
+    if (isWildcard(host)) return '127.0.0.1';
+    return host.includes(':') ? `[${host}]` : host;
   }
 
   createOutput(name: string, tracks: StreamTracks): StreamOutput {
@@ -82,7 +119,12 @@ export class GstMediaEngine implements MediaEngine {
 
   /** Releases every output's pipeline (to NULL) and stops the RTSP server. */
   close(): void {
+    this.#webrtc?.closeAll();
     for (const output of [...this.#outputs]) output.release();
     this.rtsp.close();
   }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
 }

@@ -2,6 +2,7 @@
 import type { Authorizer } from '../auth/authorizer';
 import type { GatewayEvents } from '../core/gateway-events';
 import type { Logger } from '../core/logger';
+import { timingSafeEqual } from 'node:crypto';
 import { createRtspAuth, type RtspAuth } from './rtsp-auth';
 import { MAX_CACHED_ALLOW_MS } from './rtsp-auth-cache';
 
@@ -12,7 +13,7 @@ import { MAX_CACHED_ALLOW_MS } from './rtsp-auth-cache';
  * never reveals the password). With `reloadable` access (a config file that can be reloaded)
  * there is always one: a reload may close what was open.
  */
-export function rtspAuthFor(authorizer: Authorizer, logger: Logger, reloadable: boolean, events?: GatewayEvents): RtspAuth | undefined {
+export function rtspAuthFor(authorizer: Authorizer, logger: Logger, reloadable: boolean, events?: GatewayEvents, internal?: InternalReader): RtspAuth | undefined {
   if (!reloadable && authorizer.policy?.anonymousReadsEverything) return undefined;
   return createRtspAuth({
     realm: authorizer.realm,
@@ -22,6 +23,26 @@ export function rtspAuthFor(authorizer: Authorizer, logger: Logger, reloadable: 
     // An allow of the configured policy is reused until a reload (which forgets them all); an
     // external authoriser's answers are not reused for longer than it asked.
     reuseAllowMs: authorizer.answerCacheMs ?? MAX_CACHED_ALLOW_MS,
-    decide: (r) => authorizer.decideSync({ ...r, action: 'read', protocol: 'rtsp' }),
+    decide: (r) => (internal && isInternalReader(internal, r) ? { result: 'allow', user: internal.user } : authorizer.decideSync({ ...r, action: 'read', protocol: 'rtsp' })),
   });
+}
+
+/**
+ * pushgate's own reader (the WebRTC relays): a random credential made at start, accepted only
+ * from loopback or the address the gateway listens on (a relay connects from there), for reading.
+ */
+export interface InternalReader {
+  readonly user: string;
+  readonly password: string;
+  /** The listen address when it is not a wildcard: the relays' source address. */
+  readonly ownAddress?: string | undefined;
+}
+
+function isInternalReader(internal: InternalReader, request: Parameters<Parameters<typeof createRtspAuth>[0]['decide']>[0]): boolean {
+  const { credentials, ip } = request;
+  if (credentials.kind !== 'basic' || credentials.user !== internal.user) return false;
+  const loopback = ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.') || (internal.ownAddress !== undefined && ip === internal.ownAddress);
+  const given = Buffer.from(credentials.password);
+  const expected = Buffer.from(internal.password);
+  return loopback && given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -23,7 +23,7 @@ import { MediaWatch } from './media-watch';
 import { MemoryReclaimer } from './memory-reclaimer';
 import { MountKey } from './mount-key';
 import { ReaderLimit } from './reader-limit';
-import { rtspAuthFor } from './rtsp-access';
+import { rtspAuthFor, type InternalReader } from './rtsp-access';
 import type { RtspAuth } from './rtsp-auth';
 import { forgetAllowedChecks } from './rtsp-auth-cache';
 import { RtspCountersLog } from './rtsp-counters-log';
@@ -69,6 +69,8 @@ export interface RtspServerOptions {
   readonly maxConnections: number;
   /** RTSP connections at once from one client address. */
   readonly maxConnectionsPerAddress: number;
+  /** pushgate's own reader credential (the WebRTC relays), accepted from loopback for reading. */
+  readonly internalReader?: InternalReader | undefined;
   /** Readers that joined and left, once a second on Node's thread (needs the native plugin). */
   readonly onReaderEvents?: ((events: readonly ReaderEvent[]) => void) | undefined;
   readonly logger: Logger;
@@ -133,7 +135,7 @@ export class RtspServer {
     threads.setMaxThreads(options.clientThreads);
     // Each server its own auth (TLS is a property of the auth); none at all on plain RTSP when
     // anyone may read anything, so no JavaScript runs per request there.
-    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger, options.reloadableAccess ?? false, options.events) : undefined);
+    const authFor = () => (options.authorizer ? rtspAuthFor(options.authorizer, options.logger, options.reloadableAccess ?? false, options.events, options.internalReader) : undefined);
     if (options.port !== undefined) {
       const listener = this.#listener('rtsp', options.port, threads);
       const auth = authFor();

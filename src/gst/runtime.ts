@@ -11,6 +11,7 @@ export const Gio = gi.require('Gio', '2.0');
 export const GstApp = gi.require('GstApp', '1.0');
 export const GstRtsp = gi.require('GstRtsp', '1.0');
 export const GstRtspServer = gi.require('GstRtspServer', '1.0');
+export const GstSdp = gi.require('GstSdp', '1.0');
 export const registerClass = gi.registerClass;
 
 Gst.init(null);
@@ -18,6 +19,34 @@ Gst.init(null);
 /** Holds pushgate's own GStreamer plugin, libgstpushgate.so, built from native/ by scripts/build-native.sh. */
 export const NATIVE_PLUGIN_DIR = path.resolve(__dirname, '../../../native/build');
 Gst.Registry.get().scanPath(NATIVE_PLUGIN_DIR);
+
+/** A GstWebRTCSessionDescription: its SDP message. */
+export interface WebRtcSessionDescription {
+  readonly sdp: InstanceType<typeof GstSdp.SDPMessage>;
+}
+
+/** What pushgate uses of GstWebRTC (its introspection data ships apart: gir1.2-gst-plugins-bad-1.0). */
+export interface GstWebRtcModule {
+  readonly WebRTCSessionDescription: {
+    new: (type: number, sdp: InstanceType<typeof GstSdp.SDPMessage>) => WebRtcSessionDescription;
+  };
+  readonly WebRTCSDPType: { readonly OFFER: number; readonly ANSWER: number };
+}
+
+let gstWebRtc: GstWebRtcModule | null | undefined;
+
+/** GstWebRTC, loaded on first use; undefined when its introspection data is not installed. */
+export function loadGstWebRtc(): GstWebRtcModule | undefined {
+  if (gstWebRtc === undefined) {
+    try {
+      const module: unknown = gi.require('GstWebRTC', '1.0');
+      gstWebRtc = module as GstWebRtcModule;
+    } catch {
+      gstWebRtc = null;
+    }
+  }
+  return gstWebRtc ?? undefined;
+}
 
 /** Whether an element factory is installed (or built in native/). */
 export function hasElementFactory(factory: string): boolean {

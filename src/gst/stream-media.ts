@@ -139,6 +139,16 @@ export class StreamMedia implements StreamOutput, IngestTarget {
     }
   }
 
+  /** What the stream carries (the WebRTC relay needs to know whether there is audio). */
+  get tracks(): StreamTracks {
+    return this.#tracks;
+  }
+
+  /** New readers can find it (DESCRIBE): the stream is live, not waiting for its publisher. */
+  get mounted(): boolean {
+    return this.#mounted && !this.#closed;
+  }
+
   /** Closed for its readers (close() or release()): a new publisher's stream gets a new output. */
   get closed(): boolean {
     return this.#closed;

@@ -15,6 +15,7 @@ import type { ReaderControl } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import { sendError } from './error-reply';
 import { closeGently } from './push-routes';
+import { WHEP_PREFIX, whepTarget } from './whep-routes';
 import { credentialsFromProtocols } from './push-ws-protocol';
 
 /** Open without credentials: liveness probes need it, and it tells nothing about the streams. */
@@ -84,6 +85,13 @@ function accessTarget(request: FastifyRequest, readers: ReaderControl | undefine
   const params = request.params as Record<string, string> | undefined;
   const wildcard = params?.['*'];
   if (path.startsWith('/push/')) return { action: 'publish', stream: wildcard ?? path.slice('/push/'.length) };
+  // WHEP: watching is reading. A CORS preflight carries no credentials and is answered openly;
+  // a session's DELETE is checked against the stream in its URL (the route checks they match).
+  if (path.startsWith(WHEP_PREFIX)) {
+    if (request.method === 'OPTIONS') return undefined;
+    const named = wildcard ?? path.slice(WHEP_PREFIX.length);
+    return { action: 'read', stream: request.method === 'POST' ? named : whepTarget(named).stream };
+  }
   if (path.startsWith('/push-ws/')) return { action: 'publish', stream: wildcard ?? path.slice('/push-ws/'.length) };
   if ((path.startsWith('/v1/streams/') || path.startsWith('/v1/publishers/')) && wildcard) return { action: 'api', stream: wildcard };
   if (path === '/v1/readers') {

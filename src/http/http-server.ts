@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { AddressQuota } from '../core/address-quota';
 import type { Authorizer } from '../auth/authorizer';
 import type { Clock } from '../core/clock';
-import type { NativeIngestPort, ReaderControl } from '../core/media-engine';
+import type { NativeIngestPort, ReaderControl, WebRtcPort } from '../core/media-engine';
 import { PushgateError } from '../core/errors';
 import type { GatewayEvents } from '../core/gateway-events';
 import type { StreamRegistry } from '../core/stream-registry';
@@ -23,6 +23,7 @@ import { registerPushRoutes } from './push-routes';
 import { registerPushWsRoute } from './push-ws-route';
 import { createRawPushServer } from './raw-push';
 import { registerWebRoutes } from './web-routes';
+import { registerWhepRoutes } from './whep-routes';
 import { routeUpgrade } from './upgrade-routing';
 
 export interface HttpServerOptions {
@@ -43,6 +44,8 @@ export interface HttpServerOptions {
   readonly readers?: ReaderControl | undefined;
   /** Serve GET /metrics (Prometheus text format) from this. */
   readonly metrics?: MetricsExposition | undefined;
+  /** WebRTC playback for /whep/ (none: it answers 501). */
+  readonly webrtc?: WebRtcPort | undefined;
   /** The RTSP ports readers use now (told to WebSocket publishers with their stream's URL). */
   readonly rtspPorts?: () => { readonly rtsp: number | undefined; readonly rtsps: number | undefined };
 }
@@ -142,6 +145,7 @@ function registerRoutes(app: FastifyInstance, options: HttpServerOptions, native
   if (options.metrics) registerMetricsRoute(app, options.metrics);
   registerInfoRoute(app, { version: PACKAGE_VERSION, rtspPorts: () => options.rtspPorts?.() ?? { rtsp: undefined, rtsps: undefined } });
   registerWebRoutes(app);
+  registerWhepRoutes(app, { webrtc: options.webrtc, logger: options.logger.child({ module: 'whep' }) });
 }
 
 function rtspUrlOf(options: HttpServerOptions, name: string, hostname: string): string | undefined {

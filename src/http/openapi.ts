@@ -26,7 +26,7 @@ export function registerOpenApi(app: FastifyInstance, version: string): void {
       },
       security: [{ basic: [] }, { bearer: [] }],
     },
-    transformObject: (documentObject) => describePushBodies(nameWildcards((documentObject as { openapiObject: OpenAPIV3.Document }).openapiObject)),
+    transformObject: (documentObject) => describeWhepOffers(describePushBodies(nameWildcards((documentObject as { openapiObject: OpenAPIV3.Document }).openapiObject))),
   });
   app.get('/v1/openapi.json', { schema: { hide: true } }, () => app.swagger());
 }
@@ -58,6 +58,19 @@ function describePushBodies(document: OpenAPIV3.Document): OpenAPIV3.Document {
         content: Object.fromEntries([...SUPPORTED_CONTENT_TYPES, 'application/octet-stream'].map((type) => [type, media])),
       };
     }
+  }
+  return document;
+}
+
+/** A WHEP offer is SDP text, read by its own content-type parser: described here, not validated by a schema. */
+function describeWhepOffers(document: OpenAPIV3.Document): OpenAPIV3.Document {
+  const post = document.paths['/whep/{name}']?.post;
+  if (post) {
+    post.requestBody = {
+      description: 'An SDP offer (RFC 8866) that receives H.264 video (packetization-mode=1) and optionally Opus audio, its ICE candidates included or not',
+      required: true,
+      content: { 'application/sdp': { schema: { type: 'string' } } },
+    };
   }
   return document;
 }
