@@ -87,7 +87,14 @@ export async function runPush(request: PushRequest, deps: PushSessionDeps): Prom
     chunks.stop();
     return handedOver;
   }
-  const publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format, ingest: 'node' });
+  let publication: Publication;
+  try {
+    publication = registry.publish(request.name, { remoteAddress: request.remoteAddress, format, ingest: 'node' });
+  } catch (err) {
+    // Refused (busy name, limits, shutdown): the reader's idle timer and listeners go too.
+    chunks.stop();
+    throw err;
+  }
   // Kicked by an operator: the read ends with the kick's error, as with an abort.
   const onKicked = (): void => chunks.abort(publication.kicked.reason);
   publication.kicked.addEventListener('abort', onKicked, { once: true });
