@@ -133,6 +133,19 @@ void test('a reload of the page within the grace period keeps the RTSP reader pl
   assert.ok(gateway.logs.some((l) => l.msg === 'publisher resumed: readers continue' && l.stream === 'browser/cam'));
 });
 
+void test('a second page publishing the same name is told the name is busy, and the first goes on', async () => {
+  const { page: tab, log } = await browser.newPage();
+  const second = new PublishPage(tab, log);
+  await second.open(`${gateway.http}/publish.html`);
+  await second.startPublishing('browser/cam', 'cam', 'cam-secret');
+  const busy = await second.waitForState('error', 20_000);
+  assert.equal(busy.code, 'STREAM_BUSY', JSON.stringify(busy));
+  assert.match(busy.error, /busy/);
+  assert.equal((await page.state()).state, 'live');
+  await reader?.waitForMoreFrames(20, 10_000);
+  await tab.close();
+});
+
 void test('a wrong password is refused before anything is published, and the page says so', async () => {
   await page.reload();
   await page.startPublishing('browser/other', 'cam', 'wrong');
