@@ -97,11 +97,17 @@ export class StreamRegistry {
   }
 
   get(name: string): StreamDescription | undefined {
-    return this.#streams.get(name)?.describe();
+    const stream = this.#streams.get(name);
+    return stream && this.#describe(stream);
   }
 
   list(): StreamDescription[] {
-    return [...this.#streams.values()].map((s) => s.describe());
+    return [...this.#streams.values()].map((s) => this.#describe(s));
+  }
+
+  /** A stream as the API shows it, with its WebRTC watchers from the engine. */
+  #describe(stream: Stream): StreamDescription {
+    return { ...stream.describe(), webrtcWatchers: this.#options.engine.webrtc?.count(stream.name) ?? 0 };
   }
 
   /** From now on every push is refused with DRAINING; the streams live now go on. */

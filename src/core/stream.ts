@@ -32,6 +32,8 @@ export interface StreamDescription {
   readonly bytesIn: number;
   readonly framesIn: number;
   readonly readers: number;
+  /** WebRTC (WHEP) watchers; they reach the stream through one RTSP reader, counted in `readers`. */
+  readonly webrtcWatchers?: number;
   readonly publisher: { remoteAddress: string; ingest: IngestPath } | null;
   readonly liveSince: string | null;
 }

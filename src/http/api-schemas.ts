@@ -52,11 +52,12 @@ export const streamSchema = {
     bitrateKbps: { type: 'integer' },
     bytesIn: { type: 'integer' },
     framesIn: { type: 'integer' },
-    readers: { type: 'integer' },
+    readers: { type: 'integer', description: 'RTSP readers (a watched stream\'s WebRTC relay is one)' },
+    webrtcWatchers: { type: 'integer', description: 'WebRTC (WHEP) watchers' },
     publisher: { type: ['object', 'null'], properties: { remoteAddress: { type: 'string' }, ingest: { type: 'string', enum: ['native', 'node'] } } },
     liveSince: { type: ['string', 'null'], format: 'date-time' },
   },
-  required: ['name', 'state', 'format', 'video', 'audio', 'bitrateKbps', 'bytesIn', 'framesIn', 'readers', 'publisher', 'liveSince'],
+  required: ['name', 'state', 'format', 'video', 'audio', 'bitrateKbps', 'bytesIn', 'framesIn', 'readers', 'webrtcWatchers', 'publisher', 'liveSince'],
 } as const;
 
 /** A push that failed after it started also says how far it got. */

@@ -84,6 +84,8 @@ void test('two watchers of one stream share one relay: the stream has one RTSP r
   const readers = json<{ readers: { remoteAddress: string }[] }>(await request('GET', `${gateway.http}/v1/readers?stream=cam2`)).readers;
   assert.equal(readers.length, 1, JSON.stringify(readers));
   assert.match(readers[0]!.remoteAddress, /^(127\.|::1|::ffff:127\.)/);
+  const described = (await getStream(gateway.http, 'cam2')) as unknown as { readers: number; webrtcWatchers: number };
+  assert.deepEqual({ readers: described.readers, webrtcWatchers: described.webrtcWatchers }, { readers: 1, webrtcWatchers: 2 });
   console.log(`second watcher: first frame ${Math.round(b.firstFrameMs!)} ms after its POST`);
   a.close();
   b.close();
