@@ -210,3 +210,23 @@ void test('with users configured: no credentials 401 (with CORS headers), a read
   await until(() => watcher.frames >= 5, 5000, 'frames through the authenticated relay');
   await send('DELETE', `${secured.http}${response.headers.location}`, undefined, viewer);
 });
+
+void test('with a STUN server that does not answer, the answer still comes by the gather timeout, and plays', async () => {
+  const stun = await Gateway.start(['--webrtc-stun-server', 'stun://127.0.0.1:9', '--webrtc-ice-gather-timeout', '1000']);
+  try {
+    await live(stun, 'stun1');
+    const watcher = client();
+    const startedAt = performance.now();
+    const response = await watcher.connect(`${stun.http}/whep/stun1`);
+    const answeredMs = performance.now() - startedAt;
+    assert.equal(response.status, 201, response.text);
+    assert.ok(answeredMs < 2500, `answered after ${Math.round(answeredMs)} ms`);
+    // The STUN server was asked (the option reached webrtcbin): gathering waited for it until the timeout.
+    await stun.waitForLog((l) => String(l.msg).startsWith('ICE gathering not complete'), 1000, 'the gathering timeout warning');
+    await until(() => watcher.frames >= 5, 5000, 'frames with host candidates');
+    await send('DELETE', `${stun.http}${response.headers.location}`, undefined);
+    watcher.close();
+  } finally {
+    await stun.stop();
+  }
+});
