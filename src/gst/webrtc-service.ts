@@ -173,6 +173,7 @@ export class WebRtcService implements WebRtcPort {
       for (const watcher of relay.watchers()) {
         const state = watcher.poll(now, CONNECT_TIMEOUT_MS);
         if (state === 'failed') relay.detach(watcher.id, watcher.connectedAfterMs === undefined ? 'its peer never connected' : 'its peer connection failed');
+        else if (state === 'silent') relay.detach(watcher.id, 'its peer went silent (no RTCP for about 30 s): gone without DELETE');
         else if (state === 'connected' && !this.#connectedLogged.has(watcher)) {
           this.#connectedLogged.add(watcher);
           this.#log.debug({ stream: watcher.stream, watcher: watcher.id, connectedAfterMs: watcher.connectedAfterMs }, 'WebRTC watcher connected');

@@ -30,6 +30,8 @@ const QUEUE_MAX_TIME_NS = 3_000_000_000;
 /** webrtcbin's bundle-policy max-bundle: one transport for every m-line, as browsers offer. */
 const BUNDLE_MAX_BUNDLE = 3;
 const SENDONLY = 2;
+/** How often a connected watcher's peer is checked for RTCP (webrtcbin's get-stats). */
+const HEARD_CHECK_MS = 5000;
 
 export interface WatcherIce {
   /** stun://host:port, or undefined. */
@@ -40,7 +42,7 @@ export interface WatcherIce {
   readonly gatherTimeoutMs: number;
 }
 
-export type WatcherState = 'negotiating' | 'connecting' | 'connected' | 'failed' | 'closed';
+export type WatcherState = 'negotiating' | 'connecting' | 'connected' | 'failed' | 'silent' | 'closed';
 
 export class WebRtcWatcher {
   readonly id: string;
@@ -58,6 +60,8 @@ export class WebRtcWatcher {
   readonly audioPad: Pad | undefined;
   #closed = false;
   #connectedAt: number | undefined;
+  #heardAt = 0;
+  #heardOnce = false;
 
   constructor(options: { id: string; stream: string; remoteAddress: string; offer: WhepOffer; withAudio: boolean; ice: WatcherIce; log: Logger }) {
     const gi = loadGstWebRtc();
@@ -193,10 +197,35 @@ export class WebRtcWatcher {
     if (state === PEER_FAILED || state === PEER_CLOSED) return 'failed';
     if (state === PEER_CONNECTED) {
       this.#connectedAt ??= now;
+      if (now - this.#heardAt >= HEARD_CHECK_MS) {
+        this.#heardAt = now;
+        const heard = this.#peerHeard();
+        if (heard) this.#heardOnce = true;
+        else if (this.#heardOnce) return 'silent';
+      }
       return 'connected';
     }
     if (this.#connectedAt === undefined && now - this.since > connectTimeoutMs) return 'failed';
     return 'connecting';
+  }
+
+  /**
+   * Whether webrtcbin hears the peer's RTCP: its remote-inbound-rtp stats exist while receiver
+   * reports come, and go once rtpsession drops a source silent for about 30 s. GStreamer 1.22's
+   * ICE agent does no consent freshness, so this is how a player that vanished without DELETE
+   * (a closed tab) is noticed. get-stats is a task of webrtcbin's own thread, in C, replied at
+   * once; only the field names of its answer are read.
+   */
+  #peerHeard(): boolean {
+    const pad = this.#webrtc.getStaticPad(`sink_${this.#offer.video.index}`);
+    if (!pad) return true;
+    const promise = Gst.Promise.new();
+    this.#native.emit('get-stats', pad, promise);
+    promise.wait();
+    const stats = promise.getReply();
+    if (!stats) return true;
+    for (let i = 0; i < stats.nFields(); i++) if (stats.nthFieldName(i).startsWith('rtp-remote-inbound-stream-stats')) return true;
+    return false;
   }
 
   /** Milliseconds from the watcher's creation until its peer connection was connected, once it was. */

@@ -230,3 +230,18 @@ void test('with a STUN server that does not answer, the answer still comes by th
     await stun.stop();
   }
 });
+
+void test('a watcher whose player vanishes without DELETE is ended once its RTCP stops (about 30 s)', { timeout: 90_000 }, async () => {
+  await live(gateway, 'cam7');
+  const watcher = client();
+  assert.equal((await watcher.connect(`${gateway.http}/whep/cam7`)).status, 201);
+  await until(() => watcher.frames >= 5, 5000, 'frames');
+  // Long enough for its receiver reports to have been heard.
+  await sleep(6000);
+  const closedAt = performance.now();
+  watcher.close();
+  const left = await gateway.waitForLog((l) => l.msg === 'WebRTC watcher left' && l.stream === 'cam7', 60_000, 'the vanished watcher to be ended');
+  const afterMs = performance.now() - closedAt;
+  console.log(`vanished player ended after ${Math.round(afterMs)} ms (${String(left.reason)})`);
+  assert.match(String(left.reason), /silent/);
+});
