@@ -245,3 +245,22 @@ void test('a watcher whose player vanishes without DELETE is ended once its RTCP
   console.log(`vanished player ended after ${Math.round(afterMs)} ms (${String(left.reason)})`);
   assert.match(String(left.reason), /silent/);
 });
+
+void test('over --max-webrtc-watchers-per-stream a POST gets 503 WEBRTC_WATCHER_LIMIT; the watcher already there plays on', async () => {
+  const limited = await Gateway.start(['--max-webrtc-watchers-per-stream', '1']);
+  try {
+    await live(limited, 'lim');
+    const first = client();
+    assert.equal((await first.connect(`${limited.http}/whep/lim`)).status, 201);
+    const second = client();
+    const refused = await second.connect(`${limited.http}/whep/lim`);
+    assert.equal(refused.status, 503);
+    assert.equal((JSON.parse(refused.text) as ErrorBody).error.code, 'WEBRTC_WATCHER_LIMIT');
+    const before = first.frames;
+    await until(() => first.frames >= before + 15, 5000, 'frames at the first watcher');
+    first.close();
+    second.close();
+  } finally {
+    await limited.stop();
+  }
+});
