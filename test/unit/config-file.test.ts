@@ -30,7 +30,8 @@ function refused(text: string, pattern: RegExp): void {
 void test('every option of the OPTIONS table is a key of the file, checked by its own parser', () => {
   const values: Record<string, string> = { host: '127.0.0.1', httpPort: '9000', rtspPort: '9554', graceMs: '100', idleTimeoutMs: '2000', sessionTimeoutS: '5', rtspThreads: '4', demo: 'true', fastStart: 'false', nativeIngest: 'off', logLevel: 'debug',
     maxStreams: '7', maxPublishersPerAddress: '3', maxReadersPerStream: '9', maxReaders: '11', maxHeaderBytes: '4096', headerTimeoutMs: '3000', maxConnections: '500', maxRtspConnectionsPerAddress: '50',
-    tlsCert: '/etc/pg/cert.pem', tlsKey: '/etc/pg/key.pem', httpsPort: '9443', rtspsPort: '9322', plainHttp: 'false', plainRtsp: 'true', drainMs: '30000' };
+    tlsCert: '/etc/pg/cert.pem', tlsKey: '/etc/pg/key.pem', httpsPort: '9443', rtspsPort: '9322', plainHttp: 'false', plainRtsp: 'true', drainMs: '30000',
+    webrtc: 'off', maxWebrtcWatchersPerStream: '5', maxWebrtcWatchers: '20', webrtcStunServer: 'stun://stun.example.net:3478', webrtcTurnServer: 'turn://u:p@turn.example.net:3478', webrtcIceGatherTimeoutMs: '1500' };
   for (const spec of OPTIONS) assert.ok(spec.key in values, `test lacks a value for ${spec.key}`);
   const yaml = Object.entries(values).map(([k, v]) => `${k}: ${v}`).join('\n');
   const settings = parseSettings(['--config', file('all.yaml', yaml)], {});
@@ -38,6 +39,7 @@ void test('every option of the OPTIONS table is a key of the file, checked by it
     host: '127.0.0.1', httpPort: 9000, rtspPort: 9554, graceMs: 100, idleTimeoutMs: 2000, sessionTimeoutS: 5, rtspThreads: 4, demo: true, fastStart: 'off', nativeIngest: false, logLevel: 'debug',
     maxStreams: 7, maxPublishersPerAddress: 3, maxReadersPerStream: 9, maxReaders: 11, maxHeaderBytes: 4096, headerTimeoutMs: 3000, maxConnections: 500, maxRtspConnectionsPerAddress: 50,
     tlsCert: '/etc/pg/cert.pem', tlsKey: '/etc/pg/key.pem', httpsPort: 9443, rtspsPort: 9322, plainHttp: false, plainRtsp: true, drainMs: 30000,
+    webrtc: false, maxWebrtcWatchersPerStream: 5, maxWebrtcWatchers: 20, webrtcStunServer: 'stun://stun.example.net:3478', webrtcTurnServer: 'turn://u:p@turn.example.net:3478', webrtcIceGatherTimeoutMs: 1500,
   });
 });
 
