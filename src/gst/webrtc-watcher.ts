@@ -9,6 +9,7 @@
 // create-answer are queued on webrtcbin's task thread, whose reply Node waits for (a few ms of
 // webrtcbin's own work, no JavaScript in it); ICE gathering and the connection state are then
 // read as properties on a short timer.
+import { randomInt } from 'node:crypto';
 import { PushgateError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import type { WhepOffer } from '../core/webrtc-offer';
@@ -88,21 +89,27 @@ export class WebRtcWatcher {
     if (agent) agent.upnp = false;
     this.#add(this.#webrtc);
     const video = options.offer.video;
+    // Each track's SSRC is fixed here and named in the codec preferences, so that the answer
+    // carries a=ssrc lines: a browser that offered video and audio without the MID header
+    // extension can only tell the two tracks' packets apart by them (Chromium drops both
+    // otherwise: "Failed to demux RTP packet").
+    const videoSsrc = randomSsrc();
+    const audioSsrc = randomSsrc();
     // The answer must name the offer's payload type and profile-level-id, and webrtcbin matches
     // the caps it receives against the offer: the payloader's caps say the stream's own profile
     // (browsers decode any profile they offer), so capssetter states the offered one.
     this.videoPad = this.#branch('video', [
-      makeElement('rtph264pay', `pay-video-${id}`, { pt: video.payloadType, configInterval: -1, aggregateMode: 1 }),
+      makeElement('rtph264pay', `pay-video-${id}`, { pt: video.payloadType, configInterval: -1, aggregateMode: 1, ssrc: videoSsrc }),
       makeElement('capssetter', `caps-video-${id}`, {
-        caps: capsFromString(`application/x-rtp,payload=(int)${video.payloadType},profile-level-id=(string)${video.profileLevelId ?? '42e01f'}`),
+        caps: capsFromString(`application/x-rtp,payload=(int)${video.payloadType},profile-level-id=(string)${video.profileLevelId ?? '42e01f'},ssrc=(uint)${videoSsrc}`),
         join: true,
         replace: false,
       }),
-    ], video.index, this.#videoCaps());
+    ], video.index, this.#videoCaps(videoSsrc));
     const audio = options.withAudio ? options.offer.audio : undefined;
     this.audioPad = audio
-      ? this.#branch('audio', [makeElement('rtpopuspay', `pay-audio-${id}`, { pt: audio.payloadType })], audio.index, capsFromString(
-          `application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=(int)${audio.payloadType},encoding-params=(string)2`,
+      ? this.#branch('audio', [makeElement('rtpopuspay', `pay-audio-${id}`, { pt: audio.payloadType, ssrc: audioSsrc })], audio.index, capsFromString(
+          `application/x-rtp,media=audio,encoding-name=OPUS,clock-rate=48000,payload=(int)${audio.payloadType},encoding-params=(string)2,ssrc=(uint)${audioSsrc}`,
         ))
       : undefined;
   }
@@ -115,10 +122,10 @@ export class WebRtcWatcher {
     return this.#webrtc as unknown as NativeElement;
   }
 
-  #videoCaps(): InstanceType<typeof Gst.Caps> {
+  #videoCaps(ssrc: number): InstanceType<typeof Gst.Caps> {
     const v = this.#offer.video;
     return capsFromString(
-      `application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=(int)${v.payloadType},packetization-mode=(string)1,profile-level-id=(string)${v.profileLevelId ?? '42e01f'}`,
+      `application/x-rtp,media=video,encoding-name=H264,clock-rate=90000,payload=(int)${v.payloadType},packetization-mode=(string)1,profile-level-id=(string)${v.profileLevelId ?? '42e01f'},ssrc=(uint)${ssrc}`,
     );
   }
 
@@ -259,4 +266,9 @@ function checkAnswer(answer: string, offer: WhepOffer): void {
   if (!video || mline[1] === '0' || !mline.slice(3).includes(String(offer.video.payloadType)) || !video.some((l) => l === 'a=sendonly' || l === 'a=sendrecv')) {
     throw new PushgateError('WHEP_CODEC_UNSUPPORTED', `webrtcbin did not accept the offer's H.264 (payload type ${offer.video.payloadType}) for sending`);
   }
+}
+
+/** A random nonzero 32-bit RTP SSRC. */
+function randomSsrc(): number {
+  return randomInt(1, 0xffffffff);
 }
