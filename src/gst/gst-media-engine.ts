@@ -38,14 +38,16 @@ export class GstMediaEngine implements MediaEngine {
     this.rtsp = new RtspServer({
       ...options,
       internalReader: this.#webrtc && { ...this.#webrtc.credentials, ownAddress: isWildcard(options.host) ? undefined : options.host },
+      // Each reader's join and leave is logged at debug only: a connect storm would otherwise
+      // be a log line per reader (webhooks and /metrics are how operators follow readers).
       onReaderEvents: (readers) => {
         for (const e of readers) {
           const { id, stream, remoteAddress, transport, tls } = e.reader;
           if (e.kind === 'join') {
-            this.#log.info({ reader: id, stream, remoteAddress, transport, tls }, 'RTSP reader joined');
+            this.#log.debug({ reader: id, stream, remoteAddress, transport, tls }, 'RTSP reader joined');
             events?.emit('readerJoin', { reader: e.reader });
           } else {
-            this.#log.info({ reader: id, stream, remoteAddress, transport, tls, bytesSent: e.bytesSent }, 'RTSP reader left');
+            this.#log.debug({ reader: id, stream, remoteAddress, transport, tls, bytesSent: e.bytesSent }, 'RTSP reader left');
             events?.emit('readerLeave', { reader: e.reader, bytesSent: e.bytesSent });
           }
         }

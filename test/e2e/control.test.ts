@@ -22,7 +22,7 @@ interface ReaderJson {
 }
 
 const CONFIG = `
-logLevel: info
+logLevel: debug
 users:
   - name: admin
     password: "${hashSha256('admin-pw')}"
