@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashPasswordBcrypt, hashSha256 } from '../../src/auth/secrets';
-import { FfmpegReader, curlPush, ffprobe, request, json, type ErrorBody } from './helpers/clients';
+import { basic, FfmpegReader, curlPush, ffprobe, request, json, type ErrorBody } from './helpers/clients';
 import { Gateway, MAIN, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { Proc, run, sleep, waitFor } from './helpers/processes';
@@ -19,8 +19,6 @@ let gateway: Gateway;
 let media: MediaDir;
 let clip: string;
 let reader: FfmpegReader;
-
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 const CONFIG = `
 logLevel: debug

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { hashSha256 } from '../../src/auth/secrets';
-import { CONTENT_TYPES, FfmpegReader, GstReader, curlPushProc, curlResult, ffmpegPublisher, json, request, type HttpResult, type Reader, type StreamInfo } from './helpers/clients';
+import { basic, CONTENT_TYPES, FfmpegReader, GstReader, curlPushProc, curlResult, ffmpegPublisher, json, request, type HttpResult, type Reader, type StreamInfo } from './helpers/clients';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { sleep, stopAll, waitFor, type Proc } from './helpers/processes';
@@ -38,7 +38,6 @@ users:
       - {action: read, streams: ["*"]}
 `;
 
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ADMIN = { authorization: basic('admin', 'admin-pw') };
 const SITE1 = { authorization: basic('site1op', 'site1-pw') };
 

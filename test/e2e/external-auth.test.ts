@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { FfmpegReader, ffprobe, request } from './helpers/clients';
+import { basic, FfmpegReader, ffprobe, request } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { Proc, sleep, stopAll } from './helpers/processes';
@@ -18,8 +18,6 @@ let media: MediaDir;
 let authorizer: http.Server;
 const questions: Question[] = [];
 const CACHE_MS = 1500;
-
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 before(async () => {
   authorizer = http.createServer((req, res) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { hashSha256 } from '../../src/auth/secrets';
-import { FfmpegReader, ffmpegPublisher, json, request, type ErrorBody, type StreamInfo } from './helpers/clients';
+import { basic, FfmpegReader, ffmpegPublisher, json, request, type ErrorBody, type StreamInfo } from './helpers/clients';
 import { releaseOpened } from './helpers/cleanup';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
@@ -14,7 +14,6 @@ import { sleep, waitFor } from './helpers/processes';
 import { RtspClient } from './helpers/rtsp-client';
 import { Scrape } from '../unit/helpers/prometheus';
 
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ADMIN = { authorization: basic('admin', 'admin-pw') };
 const READERS = 3;
 

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashSha256 } from '../../src/auth/secrets';
-import { FfmpegReader, curlPush, json, request } from './helpers/clients';
+import { basic, FfmpegReader, curlPush, json, request } from './helpers/clients';
 import { releaseOpened } from './helpers/cleanup';
 import { Gateway, type LogLine } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
@@ -24,8 +24,6 @@ let reader: FfmpegReader;
 /** The reader's frame count every 100 ms, to find stalls. */
 const progress: { at: number; frames: number }[] = [];
 let sampler: NodeJS.Timeout | undefined;
-
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 function config(options: { carol?: boolean; maxReadersPerStream?: number; rtspThreads?: number; extra?: string } = {}): string {
   return `

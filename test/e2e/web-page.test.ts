@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { hashSha256 } from '../../src/auth/secrets';
 import { TestBrowser, type PageLog } from './helpers/browser';
 import { releaseOpened } from './helpers/cleanup';
-import { ffmpegPublisher, json, request } from './helpers/clients';
+import { basic, ffmpegPublisher, json, request } from './helpers/clients';
 import { Gateway, ROOT } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { Proc, waitFor } from './helpers/processes';
@@ -26,8 +26,6 @@ let media: MediaDir;
 let clip: string;
 let open: Gateway | undefined;
 let guarded: Gateway | undefined;
-
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 const USERS = `
 users:

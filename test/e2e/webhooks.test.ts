@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { hashSha256 } from '../../src/auth/secrets';
-import { FfmpegReader, request, json, type ErrorBody } from './helpers/clients';
+import { basic, FfmpegReader, request, json, type ErrorBody } from './helpers/clients';
 import { Gateway } from './helpers/gateway';
 import { MediaDir } from './helpers/media';
 import { Proc, sleep, waitFor } from './helpers/processes';
@@ -61,7 +61,6 @@ class Receiver {
   }
 }
 
-const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const ALICE = basic('alice', 'alice-pw');
 
 function config(hooks: string): string {

@@ -206,6 +206,11 @@ export function curlResult(proc: Proc): { status: number; body: string } {
   return { status, body: lines.join('\n') };
 }
 
+/** An Authorization header for HTTP Basic. */
+export function basic(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
 // ---- readers ----
 
 /** An RTSP reader process that decodes what it receives and reports a running frame count. */
