@@ -307,6 +307,7 @@ export class Gateway {
     this.#authorizer.close();
     // Last, so that the events of the stages above (unpublish, readers leaving) are sent too.
     await this.#webhooks.close();
+    this.#eventCounts.close();
     this.#logger.info('stopped');
   }
 }
